@@ -1,0 +1,3 @@
+"""modelrail: gate every stage of a model repo on data quality."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,93 @@
+"""modelrail.yaml: load it and validate every key, naming the key and the file when one is wrong."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from modelrail.errors import ConfigError
+
+NUMBER = "number"
+STRING = "string"
+ANY_KEY = "*"
+BOUNDS = {"min": NUMBER, "max": NUMBER}
+
+# A nested dict is a mapping with exactly these keys; a list of one type is a list of it.
+SCHEMA: dict = {
+    "project": STRING,
+    "environments": [STRING],
+    "mlflow": {"tracking_uri": STRING, "experiment": STRING, "registered_model": STRING},
+    "gates": {"model": {"thresholds": {ANY_KEY: BOUNDS}}},
+}
+REQUIRED = ("environments",)
+DEVELOPMENT_BRANCHES = ("main", "master")
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def load_config(path: Path) -> dict:
+    """Parse and validate modelrail.yaml; every ConfigError names the file and the key."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (every model repo has a modelrail.yaml at its root)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping of keys (see the modelrail.yaml reference)")
+    _check(path, data, SCHEMA, "")
+    for key in REQUIRED:
+        if key not in data:
+            raise ConfigError(f"{path}: key '{key}' is required")
+    _check_environments(path, data["environments"])
+    for metric, bounds in data.get("gates", {}).get("model", {}).get("thresholds", {}).items():
+        if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
+            raise ConfigError(f"{path}: key 'gates.model.thresholds.{metric}': min is greater than max")
+    return data
+
+
+def _check(path: Path, value, schema, where: str) -> None:
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: key '{where}' must be a mapping, got {_kind(value)}")
+        for key, item in value.items():
+            key_path = f"{where}.{key}" if where else str(key)
+            if ANY_KEY in schema:
+                _check(path, item, schema[ANY_KEY], key_path)
+            elif key in schema:
+                _check(path, item, schema[key], key_path)
+            else:
+                raise ConfigError(f"{path}: unknown key '{key_path}' (allowed: {', '.join(schema)})")
+    elif isinstance(schema, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: key '{where}' must be a list, got {_kind(value)}")
+        for index, item in enumerate(value):
+            _check(path, item, schema[0], f"{where}[{index}]")
+    elif schema == NUMBER:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: key '{where}' must be a number, got {_kind(value)}")
+    elif schema == STRING and not isinstance(value, str):
+        raise ConfigError(f"{path}: key '{where}' must be a string, got {_kind(value)}")
+
+
+def _check_environments(path: Path, environments: list[str]) -> None:
+    if not environments:
+        raise ConfigError(f"{path}: key 'environments' must name at least one environment")
+    for name in environments:
+        if not ENVIRONMENT_NAME.match(name):
+            raise ConfigError(f"{path}: key 'environments': '{name}' is not a valid branch name ([a-z][a-z0-9-]*)")
+        if name in DEVELOPMENT_BRANCHES:
+            raise ConfigError(f"{path}: key 'environments': '{name}' is the development branch, not an environment")
+        if environments.count(name) > 1:
+            raise ConfigError(f"{path}: key 'environments': '{name}' is listed twice")
+
+
+def _kind(value) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"

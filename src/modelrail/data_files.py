@@ -1,0 +1,106 @@
+"""Read a CSV or Parquet file into a DataFrame, refusing anything malformed with a message that says why."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelrail.errors import ConfigError, DataError
+from modelrail.files import digests
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CSV_SUFFIXES = {".csv"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+
+
+@dataclass
+class Table:
+    path: Path
+    frame: pd.DataFrame
+    digests: dict[str, str]
+
+
+def read_bytes(path: Path) -> bytes:
+    if path.suffix.lower() not in CSV_SUFFIXES | PARQUET_SUFFIXES:
+        raise ConfigError(f"{path}: unsupported file type '{path.suffix}' (use .csv or .parquet)")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a data file") from None
+
+
+def load_table(path: Path) -> Table:
+    """Load a data file; DataError names the file (and the line or column) when it cannot be trusted."""
+    data = read_bytes(path)
+    if not data.strip():
+        raise DataError(f"{path}: the file is empty")
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        frame = _parse_parquet(path, data)
+    else:
+        frame = _parse_csv(path, data)
+    if frame.empty and len(frame.columns):
+        raise DataError(f"{path}: has a header but no rows")
+    return Table(path=path, frame=frame, digests=digests(data))
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _parse_csv(path: Path, data: bytes) -> pd.DataFrame:
+    nul = data.find(b"\x00")
+    if nul != -1:
+        raise DataError(f"{path}: binary data, not CSV text (NUL byte on line {_line_of(data, nul)})")
+    try:
+        text_header = data.split(b"\n", 1)[0].decode("utf-8")
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: line {_line_of(data, exc.start)}: bytes that are not UTF-8 (byte {exc.start}: {exc.reason})"
+        ) from None
+    header = next(csv.reader([text_header.lstrip("\ufeff")]), [])
+    _check_header(path, [name.strip() for name in header])
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(pa.BufferReader(data))
+    except pa.ArrowInvalid as exc:
+        reason = str(exc).removeprefix("CSV parse error: ")
+        raise DataError(f"{path}: malformed or truncated CSV: {_shorten(reason)}") from None
+    return table.to_pandas()
+
+
+def _parse_parquet(path: Path, data: bytes) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{path}: not a readable Parquet file: {_shorten(str(exc))}") from None
+    _check_header(path, table.column_names)
+    return table.to_pandas()
+
+
+def _check_header(path: Path, names: list[str]) -> None:
+    if not names or all(not name for name in names):
+        raise DataError(f"{path}: no header row with column names")
+    for index, name in enumerate(names, start=1):
+        if not name:
+            raise DataError(f"{path}: column {index} has an empty name in the header")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise DataError(f"{path}: duplicate column name(s) in the header: {', '.join(map(repr, duplicates))}")
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

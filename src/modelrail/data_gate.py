@@ -1,0 +1,130 @@
+"""`modelrail gate data`: validate data files against a Great Expectations suite and record the verdict."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from modelrail.data_files import Table, load_table
+from modelrail.errors import DataError
+from modelrail.gate_records import Check, GateResult, publish
+from modelrail.suites import Suite, load_suite, to_gx_suite
+
+TOOLS = ("great_expectations", "pandas", "pyarrow")
+_EXAMPLES = 5
+
+
+def run(data_paths: list[Path], suite_path: Path, record_path: Path, summary_path: Path) -> GateResult:
+    """Validate every data file against the suite; write the gate record and summary either way."""
+    suite = load_suite(suite_path)
+    checks: list[Check] = []
+    inputs: dict = {"suite": {"path": str(suite_path), **suite.digests}, "data": []}
+    tables: list[Table] = []
+    for path in data_paths:
+        try:
+            table = load_table(path)
+        except DataError as exc:
+            checks.append(Check(name="readable", success=False, message=str(exc), file=str(path)))
+            inputs["data"].append({"path": str(path)})
+            continue
+        tables.append(table)
+        inputs["data"].append({"path": str(path), "rows": len(table.frame), **table.digests})
+    if tables:
+        gx_suite = to_gx_suite(suite)
+        for table in tables:
+            checks.extend(_validate(table, suite, gx_suite))
+    result = GateResult(
+        gate="data",
+        checks=checks,
+        inputs=inputs,
+        record_path=record_path,
+        summary_path=summary_path,
+        tools=TOOLS,
+    )
+    publish(result)
+    return result
+
+
+def _validate(table: Table, suite: Suite, gx_suite) -> list[Check]:
+    import great_expectations as gx
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    batch = (
+        context.data_sources.add_pandas("modelrail")
+        .add_dataframe_asset(table.path.name)
+        .add_batch_definition_whole_dataframe("whole")
+        .get_batch(batch_parameters={"dataframe": table.frame})
+    )
+    validation = batch.validate(gx_suite, result_format="SUMMARY")
+    present = set(table.frame.columns)
+    return [_to_check(outcome, table, present) for outcome in validation.results]
+
+
+def _to_check(outcome, table: Table, present: set[str]) -> Check:
+    config = outcome.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+    column = kwargs.get("column")
+    result = dict(outcome.result or {})
+    details: dict = {"kwargs": kwargs}
+    for key in ("observed_value", "element_count", "unexpected_count", "unexpected_percent"):
+        if result.get(key) is not None:
+            details[key] = _plain(result[key])
+    examples = [_plain(value) for value in (result.get("partial_unexpected_list") or [])[:_EXAMPLES]]
+    if examples:
+        details["unexpected_examples"] = examples
+    if outcome.success:
+        message = "ok"
+    elif column is not None and column not in present:
+        message = f"column '{column}' is missing from {table.path}"
+    else:
+        message = _failure_message(config.type, kwargs, details, table, present)
+    return Check(
+        name=config.type,
+        success=bool(outcome.success),
+        message=message,
+        file=str(table.path),
+        column=column,
+        details=details,
+    )
+
+
+def _failure_message(kind: str, kwargs: dict, details: dict, table: Table, present: set[str]) -> str:
+    where = f"{table.path}: column '{kwargs['column']}'" if "column" in kwargs else str(table.path)
+    if "column_list" in kwargs or "column_set" in kwargs:
+        expected = list(kwargs.get("column_list") or kwargs.get("column_set") or [])
+        missing = [name for name in expected if name not in present]
+        extra = [name for name in table.frame.columns if name not in expected]
+        parts = []
+        if missing:
+            parts.append(f"missing column(s): {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected column(s): {', '.join(map(str, extra))}")
+        if not parts:
+            parts.append("columns are out of order")
+        return f"{table.path}: {'; '.join(parts)}"
+    expected = ", ".join(f"{key}={value}" for key, value in kwargs.items() if key != "column")
+    if "unexpected_count" in details:
+        seen = f"{details['unexpected_count']} of {details.get('element_count', '?')} values fail"
+        examples = details.get("unexpected_examples")
+        tail = f", e.g. {examples}" if examples else ""
+        return f"{where}: {seen} {kind}({expected}){tail}"
+    if "observed_value" in details:
+        return f"{where}: {kind}({expected}) observed {details['observed_value']}"
+    return f"{where}: {kind}({expected}) failed"
+
+
+def _plain(value):
+    """JSON-safe form of numpy/pandas scalars and NaN, for the record."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

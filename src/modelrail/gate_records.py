@@ -1,0 +1,110 @@
+"""Gate records: the JSON proof of what a gate checked, and the Markdown that reports it."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from modelrail import __version__
+from modelrail.files import write_atomic, write_json_atomic
+
+
+@dataclass
+class Check:
+    """One check of a gate: what was checked, whether it passed, and what was seen."""
+
+    name: str
+    success: bool
+    message: str
+    file: str | None = None
+    column: str | None = None
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class GateResult:
+    """What a gate command returns: the CLI maps `passed` to the exit code."""
+
+    gate: str
+    checks: list[Check]
+    inputs: dict
+    record_path: Path
+    summary_path: Path
+    tools: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(check.success for check in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [check for check in self.checks if not check.success]
+
+
+def _versions(tools: tuple[str, ...]) -> dict[str, str]:
+    versions = {"modelrail": __version__, "python": platform.python_version()}
+    for tool in tools:
+        try:
+            versions[tool] = metadata.version(tool)
+        except metadata.PackageNotFoundError:
+            versions[tool] = "not installed"
+    return versions
+
+
+def to_record(result: GateResult) -> dict:
+    return {
+        "gate": result.gate,
+        "passed": result.passed,
+        "inputs": result.inputs,
+        "checks": [
+            {key: value for key, value in vars(check).items() if value not in (None, {})} for check in result.checks
+        ],
+        "versions": _versions(result.tools),
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(checks: list[Check]) -> list[str]:
+    rows = ["| | check | file | column | result |", "|---|---|---|---|---|"]
+    for check in checks:
+        rows.append(
+            f"| {'✅' if check.success else '❌'} | {_cell(check.name)} | {_cell(check.file or '')} "
+            f"| {_cell(check.column or '')} | {_cell(check.message)} |"
+        )
+    return rows
+
+
+def render_summary(result: GateResult) -> str:
+    """Markdown for the terminal, $GITHUB_STEP_SUMMARY and the pull-request report: failures first."""
+    passed = [check for check in result.checks if check.success]
+    heading = "✅ passed" if result.passed else "❌ FAILED"
+    lines = [f"### {result.gate} gate {heading}", "", f"{len(passed)} of {len(result.checks)} checks passed.", ""]
+    if result.failures:
+        lines += [*_table(result.failures), ""]
+    if passed:
+        lines += ["<details><summary>Passed checks</summary>", "", *_table(passed), "", "</details>", ""]
+    return "\n".join(lines)
+
+
+def publish(result: GateResult) -> str:
+    """Write the record and summary atomically; inside GitHub Actions also annotate and summarise."""
+    summary = render_summary(result)
+    write_json_atomic(result.record_path, to_record(result))
+    write_atomic(result.summary_path, summary)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for check in result.failures:
+            where = f" file={check.file}" if check.file else ""
+            print(f"::error{where}::{result.gate} gate: {check.message}".replace("\n", "%0A"))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(summary + "\n")
+    return summary

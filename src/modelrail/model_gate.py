@@ -1,0 +1,70 @@
+"""`modelrail gate model`: check evaluation metrics against the thresholds in modelrail.yaml."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from modelrail.config import load_config
+from modelrail.errors import ConfigError
+from modelrail.files import digests
+from modelrail.gate_records import Check, GateResult, publish
+
+
+def load_metrics(path: Path) -> tuple[dict, bytes]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such metrics file (run the evaluate stage first)") from None
+    try:
+        metrics = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(metrics, dict):
+        raise ConfigError(f"{path}: metrics must be a JSON object of name -> number")
+    return metrics, raw
+
+
+def lookup(metrics: dict, name: str):
+    """Metric by name; a dotted name reaches into nested objects (DVC metrics files may nest)."""
+    value = metrics
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def run(metrics_path: Path, config_path: Path, record_path: Path, summary_path: Path) -> GateResult:
+    config = load_config(config_path)
+    metrics, raw = load_metrics(metrics_path)
+    thresholds = config.get("gates", {}).get("model", {}).get("thresholds", {})
+    if not thresholds:
+        raise ConfigError(f"{config_path}: key 'gates.model.thresholds' names no metric, so the gate cannot block")
+    checks = [_check(metrics_path, metrics, name, bounds) for name, bounds in thresholds.items()]
+    result = GateResult(
+        gate="model",
+        checks=checks,
+        inputs={
+            "metrics": {"path": str(metrics_path), **digests(raw)},
+            "config": {"path": str(config_path), **digests(config_path.read_bytes())},
+        },
+        record_path=record_path,
+        summary_path=summary_path,
+    )
+    publish(result)
+    return result
+
+
+def _check(path: Path, metrics: dict, name: str, bounds: dict) -> Check:
+    value = lookup(metrics, name)
+    wanted = " and ".join(f"{'>=' if key == 'min' else '<='} {limit}" for key, limit in bounds.items())
+    details = {"threshold": bounds, "value": value}
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        message = f"{path}: metric '{name}' is missing or not a number (threshold {wanted})"
+        return Check(name=f"threshold {name}", success=False, message=message, file=str(path), details=details)
+    ok = value >= bounds.get("min", value) and value <= bounds.get("max", value)
+    message = f"{name} = {value:.4g} (wanted {wanted})"
+    if not ok:
+        message = f"{path}: {message}"
+    return Check(name=f"threshold {name}", success=ok, message=message, file=str(path), details=details)

@@ -1,0 +1,74 @@
+"""Expectation suites stored as JSON in the model repo: load and check their shape before GX sees them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelrail.errors import ConfigError
+from modelrail.files import digests
+
+
+@dataclass
+class Suite:
+    path: Path
+    name: str
+    expectations: list[dict]
+    digests: dict[str, str]
+
+    def columns(self) -> set[str]:
+        """Every column an expectation names, so missing columns are reported before validation."""
+        names: set[str] = set()
+        for expectation in self.expectations:
+            kwargs = expectation["kwargs"]
+            if isinstance(kwargs.get("column"), str):
+                names.add(kwargs["column"])
+            for key in ("column_A", "column_B"):
+                if isinstance(kwargs.get(key), str):
+                    names.add(kwargs[key])
+            if isinstance(kwargs.get("column_list"), list) and expectation["type"].startswith(
+                "expect_compound_columns"
+            ):
+                names.update(kwargs["column_list"])
+        return names
+
+
+def load_suite(path: Path) -> Suite:
+    """Read a GX 1.x suite JSON: {"name": ..., "expectations": [{"type": ..., "kwargs": {...}}]}."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such suite file") from None
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a suite must be a JSON object with 'name' and 'expectations'")
+    expectations = data.get("expectations")
+    if not isinstance(expectations, list) or not expectations:
+        raise ConfigError(f"{path}: key 'expectations' must be a non-empty list")
+    for index, expectation in enumerate(expectations):
+        where = f"{path}: expectations[{index}]"
+        if not isinstance(expectation, dict):
+            raise ConfigError(f"{where}: must be an object with 'type' and 'kwargs'")
+        if not isinstance(expectation.get("type"), str) or not expectation["type"].startswith("expect_"):
+            raise ConfigError(f"{where}: key 'type' must name an expectation, e.g. 'expect_column_to_exist'")
+        if not isinstance(expectation.get("kwargs", {}), dict):
+            raise ConfigError(f"{where}: key 'kwargs' must be an object")
+        expectation.setdefault("kwargs", {})
+    name = data.get("name") or path.stem
+    if not isinstance(name, str):
+        raise ConfigError(f"{path}: key 'name' must be a string")
+    return Suite(path=path, name=name, expectations=expectations, digests=digests(raw))
+
+
+def to_gx_suite(suite: Suite):
+    """Build the GX ExpectationSuite; an unknown expectation or bad argument names the suite file."""
+    import great_expectations as gx
+
+    try:
+        return gx.ExpectationSuite(name=suite.name, expectations=[dict(e) for e in suite.expectations])
+    except Exception as exc:  # GX raises many types for a bad configuration; all mean the suite is wrong
+        raise ConfigError(f"{suite.path}: invalid expectation: {exc}") from None
