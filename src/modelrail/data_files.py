@@ -75,7 +75,7 @@ def _parse_csv(path: Path, data: bytes) -> pd.DataFrame:
     except pa.ArrowInvalid as exc:
         reason = str(exc).removeprefix("CSV parse error: ")
         raise DataError(f"{path}: malformed or truncated CSV: {_shorten(reason)}") from None
-    return table.to_pandas()
+    return _to_frame(table)
 
 
 def _parse_parquet(path: Path, data: bytes) -> pd.DataFrame:
@@ -87,7 +87,18 @@ def _parse_parquet(path: Path, data: bytes) -> pd.DataFrame:
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{path}: not a readable Parquet file: {_shorten(str(exc))}") from None
     _check_header(path, table.column_names)
-    return table.to_pandas()
+    return _to_frame(table)
+
+
+def _to_frame(table) -> pd.DataFrame:
+    """Text columns become 'object': GX 1.x type checks know numpy dtypes and 'object', not pandas 3's 'str'."""
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for field in table.schema:
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            frame[field.name] = frame[field.name].astype(object)
+    return frame
 
 
 def _check_header(path: Path, names: list[str]) -> None:

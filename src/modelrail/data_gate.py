@@ -106,6 +106,10 @@ def _failure_message(kind: str, kwargs: dict, details: dict, table: Table, prese
         if not parts:
             parts.append("columns are out of order")
         return f"{table.path}: {'; '.join(parts)}"
+    if kind == "expect_column_values_to_be_in_type_list":
+        dtype = table.frame[kwargs["column"]].dtype
+        found = "text (str)" if dtype.kind == "O" else str(dtype)
+        return f"{where}: expected type {' or '.join(kwargs['type_list'])}, found {found}"
     expected = ", ".join(f"{key}={value}" for key, value in kwargs.items() if key != "column")
     if "unexpected_count" in details:
         seen = f"{details['unexpected_count']} of {details.get('element_count', '?')} values fail"

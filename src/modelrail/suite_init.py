@@ -47,7 +47,9 @@ def _expect(kind: str, **kwargs) -> dict:
 def _column_expectations(column: str, series) -> list[dict]:
     from pandas.api import types
 
-    drafted = [_expect("expect_column_values_to_be_in_type_list", column=column, type_list=[str(series.dtype)])]
+    # GX checks an object column value by value, by Python type name; other columns by dtype name.
+    kind = "str" if series.dtype == object else str(series.dtype)
+    drafted = [_expect("expect_column_values_to_be_in_type_list", column=column, type_list=[kind])]
     if not series.isna().any():
         drafted.append(_expect("expect_column_values_to_not_be_null", column=column))
     values = series.dropna()

@@ -66,9 +66,22 @@ def load_suite(path: Path) -> Suite:
 
 def to_gx_suite(suite: Suite):
     """Build the GX ExpectationSuite; an unknown expectation or bad argument names the suite file."""
-    import great_expectations as gx
+    import logging
 
-    try:
-        return gx.ExpectationSuite(name=suite.name, expectations=[dict(e) for e in suite.expectations])
-    except Exception as exc:  # GX raises many types for a bad configuration; all mean the suite is wrong
-        raise ConfigError(f"{suite.path}: invalid expectation: {exc}") from None
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    # GX logs and drops an expectation it cannot build; the gate must refuse the suite instead.
+    logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
+    built = gx.ExpectationSuite(name=suite.name)
+    for index, expectation in enumerate(suite.expectations):
+        try:
+            config = ExpectationConfiguration(
+                type=expectation["type"], kwargs=expectation["kwargs"], meta=expectation.get("meta") or {}
+            )
+            built.add_expectation_configuration(config)
+        except Exception as exc:  # GX raises many types for a bad configuration; all mean the suite is wrong
+            reason = " ".join(str(exc).split())
+            where = f"{suite.path}: expectations[{index}] ({expectation['type']})"
+            raise ConfigError(f"{where} is not a valid expectation: {reason}") from None
+    return built

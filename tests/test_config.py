@@ -1,0 +1,55 @@
+import pytest
+
+from modelrail.config import load_config
+from modelrail.errors import ConfigError
+
+VALID = """\
+project: demo
+environments: [staging, production]
+mlflow: {tracking_uri: "sqlite:///mlflow.db", experiment: demo, registered_model: demo}
+gates: {model: {thresholds: {accuracy: {min: 0.9}}}}
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "modelrail.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_valid_config_loads(tmp_path):
+    config = load_config(write(tmp_path, VALID))
+    assert config["environments"] == ["staging", "production"]
+    assert config["gates"]["model"]["thresholds"]["accuracy"] == {"min": 0.9}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (VALID + "colour: blue\n", "unknown key 'colour'"),
+        (VALID.replace("experiment: demo", "experment: demo"), "unknown key 'mlflow.experment'"),
+        (VALID.replace("{min: 0.9}", "{min: high}"), "key 'gates.model.thresholds.accuracy.min' must be a number"),
+        (VALID.replace("{min: 0.9}", "{minimum: 0.9}"), "unknown key 'gates.model.thresholds.accuracy.minimum'"),
+        (VALID.replace("{min: 0.9}", "{min: 0.9, max: 0.5}"), "min is greater than max"),
+        (VALID.replace("[staging, production]", "staging"), "key 'environments' must be a list"),
+        (VALID.replace("[staging, production]", "[staging, 7]"), "key 'environments[1]' must be a string"),
+        (VALID.replace("[staging, production]", "[staging, staging]"), "'staging' is listed twice"),
+        (VALID.replace("[staging, production]", "[main, production]"), "'main' is the development branch"),
+        (VALID.replace("[staging, production]", "[]"), "at least one environment"),
+        (VALID.replace("[staging, production]", "[Bad Name]"), "not a valid branch name"),
+        (VALID.replace("environments: [staging, production]\n", ""), "key 'environments' is required"),
+        ("environments: [staging\n", "not valid YAML at line"),
+        ("- a list\n", "must be a mapping"),
+    ],
+)
+def test_a_bad_config_names_the_key_and_the_file(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(path) in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_a_missing_config_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"modelrail\.yaml: no such file"):
+        load_config(tmp_path / "modelrail.yaml")

@@ -1,0 +1,73 @@
+import json
+
+import pytest
+from conftest import leftovers
+
+from modelrail.cli import main
+
+CONFIG = """\
+environments: [staging, production]
+gates:
+  model:
+    thresholds:
+      accuracy: {min: 0.9}
+      log_loss: {max: 0.3}
+"""
+
+
+@pytest.fixture
+def repo(workdir):
+    (workdir / "modelrail.yaml").write_text(CONFIG)
+    return workdir
+
+
+def gate(metrics: dict | str, repo):
+    path = repo / "metrics.json"
+    path.write_text(metrics if isinstance(metrics, str) else json.dumps(metrics))
+    return main(["gate", "model", "--metrics", "metrics.json"])
+
+
+def test_metrics_within_thresholds_pass(repo):
+    assert gate({"accuracy": 0.95, "log_loss": 0.1}, repo) == 0
+    record = json.loads((repo / "gates/model.json").read_text())
+    assert record["passed"] is True
+    assert [check["name"] for check in record["checks"]] == ["threshold accuracy", "threshold log_loss"]
+    assert record["inputs"]["config"]["path"] == "modelrail.yaml"
+
+
+@pytest.mark.parametrize(
+    ("metrics", "expected"),
+    [
+        ({"accuracy": 0.85, "log_loss": 0.1}, "accuracy = 0.85 (wanted >= 0.9)"),
+        ({"accuracy": 0.95, "log_loss": 0.5}, "log_loss = 0.5 (wanted <= 0.3)"),
+        ({"log_loss": 0.1}, "metric 'accuracy' is missing or not a number"),
+        ({"accuracy": "high", "log_loss": 0.1}, "metric 'accuracy' is missing or not a number"),
+    ],
+)
+def test_a_metric_outside_its_threshold_fails(repo, capsys, metrics, expected):
+    assert gate(metrics, repo) == 1
+    err = capsys.readouterr().err
+    assert "metrics.json" in err and expected in err
+    assert json.loads((repo / "gates/model.json").read_text())["passed"] is False
+    assert leftovers(repo) == []
+
+
+def test_nested_metrics_are_reached_by_dotted_names(repo):
+    (repo / "modelrail.yaml").write_text(CONFIG.replace("accuracy:", "test.accuracy:"))
+    assert gate({"test": {"accuracy": 0.95}, "log_loss": 0.1}, repo) == 0
+
+
+@pytest.mark.parametrize(
+    ("metrics", "expected"),
+    [("{broken", "not valid JSON"), ("[1, 2]", "must be a JSON object")],
+)
+def test_unreadable_metrics_are_a_usage_error(repo, capsys, metrics, expected):
+    assert gate(metrics, repo) == 2
+    assert expected in capsys.readouterr().err
+    assert not (repo / "gates").exists()
+
+
+def test_no_thresholds_means_the_gate_cannot_block_and_is_refused(repo, capsys):
+    (repo / "modelrail.yaml").write_text("environments: [staging]\n")
+    assert gate({"accuracy": 1.0}, repo) == 2
+    assert "names no metric" in capsys.readouterr().err
