@@ -1,0 +1,225 @@
+"""Validate every cookiecutter answer before a single file is written.
+
+Answers enter this script only as JSON data. Jinja's `tojson` escapes `'` as `\\u0027`, so the rendered text can
+never close the raw `'''` string around it, whatever the answer holds.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import sys
+import unicodedata
+
+# fmt: off
+# The quotes must stay ''': tojson output never contains a raw ' but may contain ".
+ANSWERS = {
+    "project_name": json.loads(r'''{{ cookiecutter.project_name | tojson }}'''),
+    "project_slug": json.loads(r'''{{ cookiecutter.project_slug | tojson }}'''),
+    "package_name": json.loads(r'''{{ cookiecutter.package_name | tojson }}'''),
+    "description": json.loads(r'''{{ cookiecutter.description | tojson }}'''),
+    "author_name": json.loads(r'''{{ cookiecutter.author_name | tojson }}'''),
+    "author_email": json.loads(r'''{{ cookiecutter.author_email | tojson }}'''),
+    "github_owner": json.loads(r'''{{ cookiecutter.github_owner | tojson }}'''),
+    "python_version": json.loads(r'''{{ cookiecutter.python_version | tojson }}'''),
+    "environments": json.loads(r'''{{ cookiecutter.environments | tojson }}'''),
+    "mlflow_tracking_uri": json.loads(r'''{{ cookiecutter.mlflow_tracking_uri | tojson }}'''),
+    "dvc_remote": json.loads(r'''{{ cookiecutter.dvc_remote | tojson }}'''),
+    "container_registry": json.loads(r'''{{ cookiecutter.container_registry | tojson }}'''),
+    "modelrail_version": json.loads(r'''{{ cookiecutter.modelrail_version | tojson }}'''),
+    "modelrail_repository": json.loads(r'''{{ cookiecutter.modelrail_repository | tojson }}'''),
+}
+# fmt: on
+
+SUPPORTED_PYTHON = ("3.10", "3.11", "3.12", "3.13")
+DEVELOPMENT_BRANCHES = ("main", "master")
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+ENVIRONMENT_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+GITHUB_OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")
+REPOSITORY_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/[A-Za-z0-9._-]+$")
+REGISTRY_RE = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+VERSION_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc|\.post|\.dev)[0-9]+)*$")
+# No shell or make metacharacters: the URI is baked into the Makefile and YAML.
+URI_RE = re.compile(r"^[a-z][a-z0-9+.-]*:[^\s$#'\"`\\;&|<>(){}]+$")
+REMOTE_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
+# Package names that would shadow a library the generated repo imports.
+RESERVED_PACKAGES = {"modelrail", "mlflow", "dvc", "sklearn", "pandas", "numpy", "yaml", "skops", "tests", "test"}
+# Bidirectional overrides make text display differently from what it is ("trojan source").
+BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+FREE_TEXT = ("project_name", "description", "author_name")
+
+
+class AnswerError(Exception):
+    """An answer that cannot produce a working repository; the message names it and says how to fix it."""
+
+    def __init__(self, answer: str, problem: str, fix: str) -> None:
+        super().__init__(f"{answer} {problem} (fix: {fix})")
+
+
+def has_control_characters(text: str) -> bool:
+    """True for newlines, tabs and other control or line-separator characters.
+
+    They are rejected rather than escaped: one-line fields end up in TOML, YAML, Markdown and git config, and a
+    newline in any of them changes the file's structure.
+    """
+    return any(unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in BIDI_CONTROLS for char in text)
+
+
+def check_free_text(answers: dict) -> None:
+    """Free text is baked as inert text, so only its shape is checked: one non-empty line."""
+    for key in FREE_TEXT:
+        value = answers[key]
+        if not value.strip():
+            raise AnswerError(key, "is empty", f"give a non-empty {key.replace('_', ' ')}")
+        if has_control_characters(value):
+            raise AnswerError(key, "contains a newline or another control character", "use a single line of text")
+
+
+def check_slug(slug: str) -> None:
+    """The slug names the repository folder, the MLflow experiment and the registered model."""
+    if not SLUG_RE.match(slug):
+        raise AnswerError(
+            "project_slug",
+            f"{slug!r} is not a valid slug",
+            "use lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen, "
+            "e.g. breast-cancer-classifier",
+        )
+
+
+def check_package_name(name: str) -> None:
+    """The package is imported by `python -m <package>.train`, so it must be an importable, unshadowed name."""
+    fix = "use lowercase letters, digits and underscores, starting with a letter, e.g. breast_cancer_classifier"
+    if not PACKAGE_RE.match(name) or not name.isidentifier():
+        raise AnswerError("package_name", f"{name!r} is not a valid lowercase Python identifier", fix)
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise AnswerError("package_name", f"{name!r} is a Python keyword", fix)
+    if name in RESERVED_PACKAGES or name in sys.stdlib_module_names:
+        raise AnswerError(
+            "package_name",
+            f"{name!r} would shadow a module the repository depends on",
+            "choose a name specific to this model",
+        )
+
+
+def parse_environments(value: str) -> list[str]:
+    """Split the comma-separated environments; each becomes a git branch, so each must be a safe branch name."""
+    names = [part.strip() for part in value.split(",")]
+    fix = "give environment names in promotion order, comma-separated, e.g. staging,production"
+    if any(not name for name in names):
+        raise AnswerError("environments", f"{value!r} contains an empty environment name", fix)
+    for name in names:
+        if name in DEVELOPMENT_BRANCHES:
+            raise AnswerError(
+                "environments",
+                f"contains {name!r}, the name of the development branch",
+                "environments are promotion branches separate from main; rename it, e.g. production",
+            )
+        if not ENVIRONMENT_RE.match(name):
+            raise AnswerError(
+                "environments",
+                f"contains {name!r}, which is not a valid environment name",
+                "use lowercase letters, digits and hyphens, starting with a letter, e.g. staging",
+            )
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise AnswerError("environments", f"names {', '.join(duplicates)} more than once", fix)
+    return names
+
+
+def check_python_version(version: str) -> None:
+    """Only versions the pinned tools (MLflow, DVC, scikit-learn) support are offered."""
+    if version not in SUPPORTED_PYTHON:
+        raise AnswerError(
+            "python_version", f"{version!r} is not supported", f"choose one of {', '.join(SUPPORTED_PYTHON)}"
+        )
+
+
+def check_email(email: str) -> None:
+    """The e-mail goes into pyproject.toml (validated by build tools) and possibly the first commit."""
+    if not EMAIL_RE.match(email):
+        raise AnswerError("author_email", f"{email!r} is not an e-mail address", "use name@example.com")
+
+
+def check_tracking_uri(uri: str) -> None:
+    """The URI is baked into modelrail.yaml, so it must be a single token with a scheme."""
+    if not URI_RE.match(uri) or has_control_characters(uri) or not uri.isascii():
+        raise AnswerError(
+            "mlflow_tracking_uri",
+            f"{uri!r} is not a URI",
+            "use sqlite:///mlflow.db (relative to the repository root) or http(s)://host:port",
+        )
+
+
+def check_dvc_remote(remote: str) -> None:
+    """The remote must not live inside the repository, or DVC would commit its own cache to git."""
+    fix = "use a folder outside the repository such as ../my-model-dvc-remote, an absolute path, or s3://bucket/path"
+    if not remote.strip() or has_control_characters(remote) or remote != remote.strip():
+        raise AnswerError("dvc_remote", f"{remote!r} is empty or contains control characters or edge spaces", fix)
+    if REMOTE_URL_RE.match(remote) or remote.startswith("/"):
+        return
+    if "://" in remote:
+        raise AnswerError("dvc_remote", f"{remote!r} is not a valid URL", fix)
+    parts = [part for part in remote.replace("\\", "/").split("/") if part not in ("", ".")]
+    depth = 0
+    for part in parts:
+        depth = depth - 1 if part == ".." else depth + 1
+        if depth < 0:
+            return
+    raise AnswerError("dvc_remote", f"{remote!r} is inside the repository", fix)
+
+
+def check_identifiers(answers: dict) -> None:
+    """GitHub and registry names are used in URLs and image references; reject anything that is not one."""
+    if not GITHUB_OWNER_RE.match(answers["github_owner"]):
+        raise AnswerError(
+            "github_owner", f"{answers['github_owner']!r} is not a GitHub user or organisation name", "e.g. my-org"
+        )
+    if not REPOSITORY_RE.match(answers["modelrail_repository"]):
+        raise AnswerError(
+            "modelrail_repository",
+            f"{answers['modelrail_repository']!r} is not a GitHub owner/name",
+            "e.g. modelrail/modelrail",
+        )
+    if not REGISTRY_RE.match(answers["container_registry"]):
+        raise AnswerError(
+            "container_registry",
+            f"{answers['container_registry']!r} is not a lowercase registry/namespace",
+            "e.g. ghcr.io/my-org",
+        )
+    if not VERSION_RE.match(answers["modelrail_version"]):
+        raise AnswerError(
+            "modelrail_version", f"{answers['modelrail_version']!r} is not a release version", "e.g. 0.1.0"
+        )
+
+
+def validate(answers: dict) -> None:
+    """Run every check; the first problem found is raised as an AnswerError."""
+    for key, value in answers.items():
+        if not isinstance(value, str):
+            raise AnswerError(key, f"must be text, got {type(value).__name__}", "answer with a string")
+    check_free_text(answers)
+    check_slug(answers["project_slug"])
+    check_package_name(answers["package_name"])
+    check_email(answers["author_email"])
+    check_python_version(answers["python_version"])
+    parse_environments(answers["environments"])
+    check_tracking_uri(answers["mlflow_tracking_uri"])
+    check_dvc_remote(answers["dvc_remote"])
+    check_identifiers(answers)
+
+
+def main() -> int:
+    """Exit 1 with one `ERROR:` line and no traceback, so cookiecutter stops before writing anything."""
+    try:
+        validate(ANSWERS)
+    except AnswerError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""Unit tests of the cookiecutter hooks: render them the way cookiecutter does, then run or import them.
+
+Hostile answers must stay data: each payload tries to create a marker file, and no test may find it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HOOKS = ROOT / "hooks"
+
+
+def default_answers() -> dict:
+    """The answers `cookiecutter --no-input` would give, computed by cookiecutter itself."""
+    from cookiecutter.generate import generate_context
+    from cookiecutter.prompt import prompt_for_config
+
+    context = generate_context(context_file=str(ROOT / "cookiecutter.json"))
+    return dict(prompt_for_config(context, no_input=True))
+
+
+def render_hook(name: str, answers: dict, directory: Path) -> Path:
+    """Render a hook exactly as cookiecutter's run_script_with_context does."""
+    from cookiecutter.environment import StrictEnvironment
+
+    context = {"cookiecutter": answers}
+    env = StrictEnvironment(context=context, keep_trailing_newline=True)
+    source = (HOOKS / f"{name}.py").read_text(encoding="utf-8")
+    out = directory / f"{name}.py"
+    out.write_text(env.from_string(source).render(**context), encoding="utf-8")
+    return out
+
+
+def run_pre_gen(answers: dict, directory: Path) -> subprocess.CompletedProcess:
+    script = render_hook("pre_gen_project", answers, directory)
+    return subprocess.run([sys.executable, str(script)], cwd=directory, capture_output=True, text=True, check=False)
+
+
+def import_hook(name: str, answers: dict, directory: Path):
+    """Import a rendered hook as a module (its main() does not run, since __name__ is not __main__)."""
+    script = render_hook(name, answers, directory)
+    spec = importlib.util.spec_from_file_location(f"rendered_{name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def hostile_payloads(marker: Path) -> list[str]:
+    """Answers that would create `marker` if they were ever pasted into code or a shell."""
+    touch = f"touch {marker}"
+    return [
+        f"'; import os; os.system('{touch}') #",
+        f'"; import os; os.system("{touch}") #',
+        f"'''\nimport os; os.system('{touch}')\n'''",
+        f'"""\nimport os; os.system("{touch}")\n"""',
+        f"\\''')); __import__('os').system('{touch}') #",
+        f"x\n__import__('os').system('{touch}')",
+        f"$({touch})",
+        f"`{touch}`",
+        f"{{{{ cycler.__init__.__globals__.os.system('{touch}') }}}}",
+        f"</script>\\u0027''' + __import__('os').system('{touch}') + '''",
+    ]
+
+
+@pytest.fixture(scope="module")
+def defaults() -> dict:
+    return default_answers()
+
+
+# --------------------------------------------------------------------------------------------- pre_gen_project
+
+
+@pytest.mark.parametrize("name", ["pre_gen_project", "post_gen_project"])
+def test_answers_enter_hooks_only_as_raw_single_quoted_json(name):
+    """A formatter that turns r''' into r\"\"\" would let an answer's `"` end the string: guard the source."""
+    import re
+
+    lines = [line for line in (HOOKS / f"{name}.py").read_text(encoding="utf-8").splitlines() if "{{" in line]
+    assert lines
+    pattern = re.compile(r"""^    "(\w+)": json\.loads\(r'''\{\{ cookiecutter\.(\w+) \| tojson \}\}'''\),$""")
+    for line in lines:
+        match = pattern.match(line)
+        assert match, line
+        assert match.group(1) == match.group(2)
+    assert "{%" not in (HOOKS / f"{name}.py").read_text(encoding="utf-8")
+
+
+def test_defaults_are_valid(defaults, tmp_path):
+    result = run_pre_gen(defaults, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_defaults_are_derived(defaults):
+    assert defaults["project_slug"] == "breast-cancer-classifier"
+    assert defaults["package_name"] == "breast_cancer_classifier"
+    assert defaults["dvc_remote"] == "../breast-cancer-classifier-dvc-remote"
+    assert defaults["container_registry"] == "ghcr.io/my-org"
+
+
+INVALID = [
+    ("project_slug", "Bad Slug"),
+    ("project_slug", "1model"),
+    ("project_slug", "model-"),
+    ("project_slug", "my_model"),
+    ("project_slug", "../escape"),
+    ("package_name", "BadName"),
+    ("package_name", "1pkg"),
+    ("package_name", "my-pkg"),
+    ("package_name", "class"),
+    ("package_name", "match"),
+    ("package_name", "mlflow"),
+    ("package_name", "json"),
+    ("environments", ""),
+    ("environments", "staging,,production"),
+    ("environments", "staging,"),
+    ("environments", "staging, staging"),
+    ("environments", "staging,main"),
+    ("environments", "master"),
+    ("environments", "Production"),
+    ("environments", "prod env"),
+    ("environments", "1st"),
+    ("environments", "stage;rm -rf /"),
+    ("python_version", "3.9"),
+    ("python_version", "3.14"),
+    ("python_version", "3"),
+    ("author_email", "nope"),
+    ("author_email", "a@b"),
+    ("author_email", "a b@example.com"),
+    ("project_name", ""),
+    ("project_name", "two\nlines"),
+    ("project_name", "evil\u202etxt"),
+    ("description", "line one\nline two"),
+    ("description", "tab\there"),
+    ("author_name", "carriage\rreturn"),
+    ("author_name", "   "),
+    ("mlflow_tracking_uri", "mlflow.db"),
+    ("mlflow_tracking_uri", "sqlite:///a b.db"),
+    ("mlflow_tracking_uri", "sqlite:///$(touch x).db"),
+    ("mlflow_tracking_uri", "sqlite:///a.db#x"),
+    ("dvc_remote", ""),
+    ("dvc_remote", "remote"),
+    ("dvc_remote", "./cache/remote"),
+    ("dvc_remote", "a/../b"),
+    ("dvc_remote", " ../x"),
+    ("dvc_remote", "s3:/bucket"),
+    ("github_owner", "-org"),
+    ("github_owner", "my org"),
+    ("container_registry", "GHCR.io/Org"),
+    ("container_registry", "ghcr.io/my org"),
+    ("modelrail_version", "latest"),
+    ("modelrail_version", "v0.1.0"),
+    ("modelrail_repository", "modelrail"),
+    ("modelrail_repository", "a/b/c"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), INVALID, ids=[f"{key}={value!r}" for key, value in INVALID])
+def test_invalid_answer_is_rejected(defaults, tmp_path, key, value):
+    result = run_pre_gen({**defaults, key: value}, tmp_path)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"ERROR: {key} "), result.stderr
+    assert "(fix: " in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+VALID = [
+    ("environments", "dev, qa ,prod"),
+    ("environments", "production"),
+    ("environments", "pre-prod,prod2"),
+    ("python_version", "3.10"),
+    ("python_version", "3.13"),
+    ("dvc_remote", "s3://bucket/models/dvc"),
+    ("dvc_remote", "/srv/dvc-remote"),
+    ("dvc_remote", "../../shared/remote"),
+    ("dvc_remote", "sub/../../outside"),
+    ("mlflow_tracking_uri", "http://127.0.0.1:5000"),
+    ("mlflow_tracking_uri", "sqlite:////var/lib/mlflow.db"),
+    ("project_name", "Überwachung des Modells: \"quotes\" & 'apostrophes' \\ 😀"),
+    ("author_name", 'O\'Brien "The Modeller"'),
+    ("modelrail_version", "1.2.3rc1"),
+    ("github_owner", "My-Org"),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), VALID, ids=[f"{key}={value!r}" for key, value in VALID])
+def test_valid_answer_is_accepted(defaults, tmp_path, key, value):
+    result = run_pre_gen({**defaults, key: value}, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_hostile_answers_never_execute_in_pre_gen(defaults, tmp_path):
+    marker = tmp_path / "pwned"
+    for key in [key for key in defaults if not key.startswith("_")]:
+        for payload in hostile_payloads(marker):
+            script = render_hook("pre_gen_project", {**defaults, key: payload}, tmp_path)
+            compile(script.read_text(encoding="utf-8"), str(script), "exec")  # still valid Python
+            result = subprocess.run(
+                [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=False
+            )
+            assert result.returncode in (0, 1), (key, payload, result.stderr)
+            assert "Traceback" not in result.stderr
+            assert not marker.exists(), (key, payload)
+
+
+def test_pre_gen_receives_answers_verbatim(defaults, tmp_path):
+    marker = tmp_path / "pwned"
+    for payload in hostile_payloads(marker):
+        answers = {**defaults, "description": payload, "project_name": payload}
+        module = import_hook("pre_gen_project", answers, tmp_path)
+        assert module.ANSWERS["description"] == payload
+        assert module.ANSWERS["project_name"] == payload
+    assert not marker.exists()
+
+
+def test_every_question_is_validated(defaults, tmp_path):
+    module = import_hook("pre_gen_project", defaults, tmp_path)
+    questions = {key for key in defaults if not key.startswith("_")}
+    assert set(module.ANSWERS) == questions
+
+
+# -------------------------------------------------------------------------------------------- post_gen_project
+
+
+def test_post_gen_receives_answers_verbatim(defaults, tmp_path):
+    marker = tmp_path / "pwned"
+    for payload in hostile_payloads(marker):
+        answers = {**defaults, "author_name": payload, "author_email": payload, "dvc_remote": payload}
+        module = import_hook("post_gen_project", answers, tmp_path)
+        assert module.ANSWERS["author_name"] == payload
+        assert module.ANSWERS["author_email"] == payload
+        assert module.ANSWERS["dvc_remote"] == payload
+    assert not marker.exists()
+
+
+def test_post_gen_helpers(defaults, tmp_path):
+    module = import_hook("post_gen_project", defaults, tmp_path)
+    assert module.environment_names("dev, qa ,prod") == ["dev", "qa", "prod"]
+    assert module.is_url("s3://bucket/path")
+    assert not module.is_url("../remote")
+    assert not module.is_url("/srv/remote")
+
+
+def test_post_gen_command_failure_is_one_clear_error(defaults, tmp_path):
+    module = import_hook("post_gen_project", defaults, tmp_path)
+    with pytest.raises(module.HookError, match=r"^probe failed: .* \(fix: do this\)$"):
+        module.run([sys.executable, "-c", "import sys; sys.exit('boom')"], "probe", "do this")
+    with pytest.raises(module.HookError, match="was not found"):
+        module.run(["no-such-program-modelrail"], "probe", "install it")
+
+
+def isolated_git_env(home: Path) -> dict[str, str]:
+    """No global or system git config, so the hook must fall back to the answered identity."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("GIT_", "DVC_"))}
+    env.update(HOME=str(home), GIT_CONFIG_GLOBAL=str(home / "gitconfig"), GIT_CONFIG_NOSYSTEM="1")
+    return env
+
+
+def fake_generated_repo(directory: Path) -> Path:
+    repo = directory / "model-repo"
+    (repo / "data" / "raw").mkdir(parents=True)
+    (repo / "data" / "raw" / "breast_cancer.csv").write_text("a,target\n1.0,0\n2.0,1\n", encoding="utf-8")
+    (repo / "README.md").write_text("# test\n", encoding="utf-8")
+    return repo
+
+
+def git_output(repo: Path, *args: str, env: dict[str, str]) -> str:
+    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True).stdout
+
+
+def test_post_gen_builds_the_repository(defaults, tmp_path):
+    pytest.importorskip("dvc")
+    marker = tmp_path / "pwned"
+    repo = fake_generated_repo(tmp_path)
+    env = isolated_git_env(tmp_path)
+    answers = {
+        **defaults,
+        "environments": "dev, qa,prod",
+        "author_name": f"$(touch {marker}) O'Brien",
+        "author_email": "team@example.com",
+        "dvc_remote": "../remote",
+    }
+    script = render_hook("post_gen_project", answers, tmp_path)
+
+    result = subprocess.run([sys.executable, str(script)], cwd=repo, env=env, capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr
+    assert git_output(repo, "branch", "--show-current", env=env).strip() == "main"
+    branches = git_output(repo, "branch", "--format=%(refname:short)", env=env).split()
+    assert sorted(branches) == ["dev", "main", "prod", "qa"]
+    head = git_output(repo, "rev-parse", "HEAD", env=env)
+    for branch in ("dev", "qa", "prod"):
+        assert git_output(repo, "rev-parse", branch, env=env) == head
+    assert git_output(repo, "log", "-1", "--format=%an <%ae>", env=env).strip() == (
+        f"$(touch {marker}) O'Brien <team@example.com>"
+    )
+    assert git_output(repo, "status", "--porcelain", env=env) == ""
+    tracked = git_output(repo, "ls-files", env=env).split()
+    assert "data/raw/breast_cancer.csv.dvc" in tracked
+    assert "data/raw/breast_cancer.csv" not in tracked
+    config = (repo / ".dvc" / "config").read_text(encoding="utf-8")
+    assert "url = ../../remote" in config  # stored relative to .dvc/, i.e. ../remote from the repo root
+    assert "analytics = false" in config
+    assert any((tmp_path / "remote").rglob("*")), "dvc push did not fill the remote"
+    assert not marker.exists()
+
+
+def test_post_gen_push_failure_exits_with_error(defaults, tmp_path):
+    pytest.importorskip("dvc")
+    repo = fake_generated_repo(tmp_path)
+    (tmp_path / "remote").write_text("a file where the remote folder should be\n", encoding="utf-8")
+    script = render_hook("post_gen_project", {**defaults, "dvc_remote": "../remote"}, tmp_path)
+
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=repo, env=isolated_git_env(tmp_path), capture_output=True, text=True
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("ERROR: dvc push"), result.stderr
+    assert "(fix: " in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_post_gen_does_not_push_to_a_url_remote(defaults, tmp_path):
+    pytest.importorskip("dvc")
+    repo = fake_generated_repo(tmp_path)
+    env = isolated_git_env(tmp_path)
+    script = render_hook("post_gen_project", {**defaults, "dvc_remote": "s3://bucket/path"}, tmp_path)
+
+    result = subprocess.run([sys.executable, str(script)], cwd=repo, env=env, capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr
+    assert "dvc push" in result.stdout
+    assert "url = s3://bucket/path" in (repo / ".dvc" / "config").read_text(encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------------- through cookiecutter itself
+
+
+def test_bake_with_hostile_free_text_stays_inert(tmp_path):
+    pytest.importorskip("dvc")
+    from cookiecutter.main import cookiecutter
+
+    marker = tmp_path / "pwned"
+    hostile = f"Model '''\"\"\" '; __import__('os').system('touch {marker}') # $(touch {marker}) \\ 😀"
+    extra = {"project_name": hostile, "description": hostile, "author_name": hostile, "project_slug": "hostile"}
+
+    project = Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(tmp_path), extra_context=extra))
+
+    assert not marker.exists()
+    recorded = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))
+    assert recorded["description"] == hostile
+    assert not any(key.startswith("_") for key in recorded)
+    import tomllib
+
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert pyproject["description"] == hostile
+    assert pyproject["authors"][0]["name"] == hostile
+    for file in project.rglob("*"):
+        if file.is_file() and ".git" not in file.parts and ".dvc" not in file.parts:
+            text = file.read_text(encoding="utf-8", errors="replace")
+            assert "{{" not in text and "}}" not in text, file
