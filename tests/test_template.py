@@ -1,0 +1,221 @@
+"""Template tests: bake the template with several sets of answers and run each baked repo's own checks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+STAGES = ["raw_gate", "prepare", "feature_gate", "train", "evaluate", "model_gate"]
+
+
+def expected_files(package: str) -> set[str]:
+    """Every file git tracks in a fresh bake; the sample data itself is tracked by DVC, not by git."""
+    return {
+        ".cookiecutter.json",
+        ".dvc/.gitignore",
+        ".dvc/config",
+        ".dvcignore",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        "Makefile",
+        "README.md",
+        "data/raw/.gitignore",
+        "data/raw/breast_cancer.csv.dvc",
+        "dvc.yaml",
+        "expectations/features.json",
+        "expectations/raw.json",
+        "modelrail.yaml",
+        "params.yaml",
+        "pyproject.toml",
+        f"src/{package}/__init__.py",
+        f"src/{package}/config.py",
+        f"src/{package}/evaluate.py",
+        f"src/{package}/predict.py",
+        f"src/{package}/prepare.py",
+        f"src/{package}/train.py",
+        "tests/conftest.py",
+        "tests/test_evaluate.py",
+        "tests/test_predict.py",
+        "tests/test_prepare.py",
+        "tests/test_stages.py",
+        "tests/test_train.py",
+    }
+
+
+def bake(output: Path, **answers) -> Path:
+    return Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(output), extra_context=answers))
+
+
+def run(args: list[str], repo: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command in the baked repo the way its Makefile would, with this venv's tools first on PATH."""
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(repo / "src"),
+        "DVC_NO_ANALYTICS": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "dvc", *args], repo, check=check)
+
+
+def assert_static_checks(repo: Path, package: str) -> None:
+    tracked = set(run(["git", "ls-files"], repo).stdout.split())
+    assert tracked == expected_files(package)
+    for path in repo.rglob("*"):
+        if path.is_file() and ".git" not in path.parts and ".dvc" not in path.parts:
+            text = path.read_text(errors="ignore")
+            assert "{{" not in text and "}}" not in text, f"unrendered template markup in {path}"
+    run([str(BIN / "ruff"), "check", "."], repo)
+    run([str(BIN / "ruff"), "format", "--check", "."], repo)
+
+
+def assert_pipeline_runs(repo: Path) -> dict:
+    """`dvc repro` runs every stage, every gate passes, and the MLflow run holds params, metrics, model and tags."""
+    run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], repo)
+    dvc(repo, "repro")
+    lock = json.loads(json.dumps(__import__("yaml").safe_load((repo / "dvc.lock").read_text())))
+    assert list(lock["stages"]) == STAGES
+    for gate in ("raw", "features", "model"):
+        assert json.loads((repo / f"gates/{gate}.json").read_text())["passed"] is True
+    metrics = json.loads((repo / "metrics/metrics.json").read_text())
+    assert metrics["accuracy"] > 0.9
+    assert "roc.csv" in dvc(repo, "plots", "show", "--json").stdout
+
+    import mlflow
+
+    run_id = json.loads((repo / "models/run.json").read_text())["run_id"]
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
+    mlflow_run = client.get_run(run_id)
+    assert {"train.n_estimators", "train.max_depth", "prepare.test_size"} <= set(mlflow_run.data.params)
+    assert {"test_accuracy", "test_roc_auc", "test_f1", "train_accuracy"} <= set(mlflow_run.data.metrics)
+    tags = mlflow_run.data.tags
+    head = run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+    assert tags["git_sha"] == head
+    assert tags["data.raw.md5"] == lock["stages"]["raw_gate"]["deps"][0]["md5"]
+    models = client.search_logged_models(experiment_ids=[mlflow_run.info.experiment_id])
+    assert models and models[0].source_run_id == run_id
+    return lock
+
+
+def test_default_bake_is_a_working_repo(tmp_path):
+    repo = bake(tmp_path)
+    assert repo.name == "breast-cancer-classifier"
+    assert_static_checks(repo, "breast_cancer_classifier")
+    assert run(["git", "branch", "--show-current"], repo).stdout.strip() == "main"
+    branches = run(["git", "branch", "--format=%(refname:short)"], repo).stdout.split()
+    assert sorted(branches) == ["main", "production", "staging"]
+    assert (tmp_path / "breast-cancer-classifier-dvc-remote").is_dir()
+    assert dvc(repo, "status", "--cloud").returncode == 0
+    answers = json.loads((repo / ".cookiecutter.json").read_text())
+    assert answers["environments"] == "staging,production"
+    assert_pipeline_runs(repo)
+    # A second run has nothing to do: every stage, gates included, is cached.
+    assert "Stage 'train' didn't change" in dvc(repo, "repro").stdout
+
+
+def test_other_answers_bake_a_working_repo(tmp_path):
+    repo = bake(
+        tmp_path,
+        project_name="Churn Model",
+        package_name="churn",
+        environments="dev,qa,prod",
+        python_version="3.12",
+        dvc_remote=str(tmp_path / "remote"),
+    )
+    assert_static_checks(repo, "churn")
+    branches = run(["git", "branch", "--format=%(refname:short)"], repo).stdout.split()
+    assert sorted(branches) == ["dev", "main", "prod", "qa"]
+    assert "environments: [dev, qa, prod]" in (repo / "modelrail.yaml").read_text().replace("'", "")
+    assert any((tmp_path / "remote").rglob("*")), "dvc push did not reach the absolute remote"
+    assert_pipeline_runs(repo)
+
+
+def test_a_corrupted_raw_file_stops_the_pipeline_at_the_raw_data_gate(tmp_path):
+    repo = bake(tmp_path)
+    raw = repo / "data/raw/breast_cancer.csv"
+    lines = raw.read_text().splitlines()
+    lines[5] = lines[5].replace(lines[5].split(",")[0], "not-a-number", 1)
+    raw.write_text("\n".join(lines) + "\n")
+    proc = dvc(repo, "repro", check=False)
+    assert proc.returncode != 0
+    assert "column 'mean_radius'" in proc.stderr + proc.stdout
+    record = json.loads((repo / "gates/raw.json").read_text())
+    assert record["passed"] is False
+    for later in ("data/prepared", "gates/features.json", "models", "metrics"):
+        assert not (repo / later).exists(), f"{later} exists: a stage after the failed gate ran"
+
+
+def valid_combinations():
+    """Option combinations for static checks, dropping those pre_gen_project.py rejects (tested in test_hooks)."""
+    environments = ["staging,production", "dev,qa,prod", "prod", "staging,staging", "main,prod"]
+    for envs, python, package in itertools.product(environments, ["3.10", "3.13"], ["", "model_x"]):
+        names = envs.split(",")
+        if len(set(names)) == len(names) and "main" not in names:
+            yield pytest.param(envs, python, package, id=f"{envs}-py{python}-{package or 'derived'}")
+
+
+@pytest.mark.parametrize(("environments", "python_version", "package"), list(valid_combinations()))
+def test_option_combinations_bake_clean(tmp_path, environments, python_version, package):
+    answers = {"environments": environments, "python_version": python_version}
+    if package:
+        answers["package_name"] = package
+    repo = bake(tmp_path, **answers)
+    assert_static_checks(repo, package or "breast_cancer_classifier")
+    branches = set(run(["git", "branch", "--format=%(refname:short)"], repo).stdout.split())
+    assert branches == {"main", *environments.split(",")}
+    assert f'requires-python = ">={python_version}"' in (repo / "pyproject.toml").read_text()
+
+
+HOSTILE = "Evil ''' \"\"\" '; import os; os.system('touch {marker}') # $(touch {marker}) `touch {marker}`"
+
+
+def test_hostile_free_text_is_baked_as_inert_text(tmp_path):
+    marker = tmp_path / "pwned"
+    name = HOSTILE.format(marker=marker)
+    repo = bake(tmp_path, project_name=name, project_slug="evil", description=name, author_name=name)
+    assert not marker.exists()
+    assert json.loads((repo / ".cookiecutter.json").read_text())["project_name"] == name
+    assert_static_checks_without_markup(repo)
+
+
+def assert_static_checks_without_markup(repo: Path) -> None:
+    """The hostile text itself contains braces, so only the tools' checks apply to this bake."""
+    assert set(run(["git", "ls-files"], repo).stdout.split()) == expected_files("evil")
+    run([str(BIN / "ruff"), "check", "."], repo)
+    run([str(BIN / "ruff"), "format", "--check", "."], repo)
+    run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], repo)
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        ({"description": "two\nlines; import os"}, "ERROR: description contains a newline"),
+        ({"environments": "staging,,production"}, "ERROR: environments"),
+        ({"package_name": "1; import os"}, "ERROR: package_name"),
+    ],
+)
+def test_rejected_answers_stop_with_an_error_and_write_nothing(tmp_path, answers, expected):
+    args = [str(BIN / "cookiecutter"), "--no-input", str(ROOT), "-o", str(tmp_path / "out")]
+    args += [f"{key}={value}" for key, value in answers.items()]
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list((tmp_path / "out").glob("*")), "a rejected bake left files behind"
