@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench bench-containerize docs clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,14 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+docs: $(VENV)/.installed
+	$(BIN)/mkdocs build --strict
+
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/foundation.py
 
+bench-containerize: $(VENV)/.installed
+	$(BIN)/python benchmarks/containerize.py
+
 clean:
-	rm -rf build $(VENV)
+	rm -rf build site $(VENV)

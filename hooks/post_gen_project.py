@@ -22,11 +22,19 @@ ANSWERS = {
     "environments": json.loads(r'''{{ cookiecutter.environments | tojson }}'''),
     "dvc_remote": json.loads(r'''{{ cookiecutter.dvc_remote | tojson }}'''),
 }
+# The whole context, private keys included (_template, _repo_dir, _checkout; cruft adds _commit): for .cruft.json.
+CONTEXT = json.loads(r'''{{ cookiecutter | tojson }}''')
 # fmt: on
 
 SAMPLE_DATA = "data/raw/breast_cancer.csv"
 REMOTE_NAME = "local"
 URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://")
+# cookiecutter's built-in abbreviations, expanded so that cruft (plain git) can clone the template.
+ABBREVIATIONS = {
+    "gh": "https://github.com/{0}.git",
+    "gl": "https://gitlab.com/{0}.git",
+    "bb": "https://bitbucket.org/{0}",
+}
 
 
 class HookError(Exception):
@@ -139,8 +147,83 @@ def create_environment_branches(environments: list[str]) -> None:
         git("branch", name, what=f"git branch {name}")
 
 
+def regenerated_by_cruft(context: dict) -> bool:
+    """cruft check/update re-render two template versions in temporary folders and diff them; only cruft sets
+    `_commit`. A git or DVC repository made there would land in that diff, so cruft gets the rendered files only."""
+    return bool(context.get("_commit"))
+
+
+def template_url(context: dict) -> str | None:
+    """Where cruft can clone the template from: a git URL (abbreviations expanded) or an absolute local folder."""
+    template = str(context.get("_template") or "")
+    prefix, _, rest = template.partition(":")
+    if prefix in ABBREVIATIONS and rest:
+        return ABBREVIATIONS[prefix].format(rest)
+    if URL_RE.match(template) or template.startswith("git@"):
+        return template
+    folder = template_folder(context)
+    return str(folder) if folder else None
+
+
+def template_folder(context: dict) -> Path | None:
+    """The template checkout cookiecutter rendered from; a relative path is relative to where cookiecutter ran,
+    which this hook (running inside the new repository) only knows from $PWD or the default output folder."""
+    repo_dir = Path(str(context.get("_repo_dir") or ""))
+    candidates = [repo_dir] if repo_dir.is_absolute() else []
+    candidates += [Path(os.environ.get("PWD", "")) / repo_dir, Path(str(context.get("_output_dir", ""))) / repo_dir]
+    for candidate in candidates:
+        if candidate.is_absolute() and (candidate / "cookiecutter.json").is_file():
+            return candidate.resolve()
+    return None
+
+
+def write_cruft_state(context: dict) -> None:
+    """Record the template source, its commit and the answers in .cruft.json, so `cruft check` and `cruft update`
+    can bring template changes into this repository later. Without a git template there is nothing to update from."""
+    url, folder = template_url(context), template_folder(context)
+    commit = None
+    if folder is not None:
+        probe = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True)
+        commit = probe.stdout.strip() if probe.returncode == 0 else None
+    if not url or not commit:
+        print("NOTE: the template is not a git checkout, so no .cruft.json was written (template updates need one).")
+        return
+    answers = {key: value for key, value in context.items() if not key.startswith("_")}
+    state = {
+        "template": url,
+        "commit": commit,
+        "checkout": context.get("_checkout"),
+        "context": {"cookiecutter": {**answers, "_template": url, "_commit": commit}},
+        "directory": None,
+    }
+    # The same layout cruft writes, so its own updates of the file stay small diffs.
+    text = json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": ")) + "\n"
+    Path(".cruft.json").write_text(text, encoding="utf-8")
+
+
+# `uses: modelrail/modelrail/actions/<name>@v0.1.0` as written in the template's workflows.
+ACTION_REF_RE = re.compile(r"(uses:\s*)modelrail/modelrail/actions/([a-z-]+)@v0\.1\.0\b")
+WORKFLOWS = ".github/workflows"
+
+
+def pin_modelrail_actions(repository: str, version: str) -> None:
+    """Point the workflows' `uses:` at the answered modelrail repository and release.
+
+    The workflows are copied without rendering (`_copy_without_render`: they are full of GitHub expressions), so the
+    answers cannot be templated into them; pre_gen_project.py has checked both answers against strict patterns.
+    """
+    for path in sorted(Path(WORKFLOWS).glob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        pinned = ACTION_REF_RE.sub(lambda m: f"{m.group(1)}{repository}/actions/{m.group(2)}@v{version}", text)
+        if pinned != text:
+            path.write_text(pinned, encoding="utf-8")
+
+
 def main() -> int:
     """Run the steps in order; stop at the first failure with one ERROR line."""
+    pin_modelrail_actions(CONTEXT["modelrail_repository"], CONTEXT["modelrail_version"])
+    if regenerated_by_cruft(CONTEXT):
+        return 0
     if not Path(SAMPLE_DATA).is_file():
         print(
             f"ERROR: {SAMPLE_DATA} is missing from the generated repository (fix: report a template bug)",
@@ -151,6 +234,7 @@ def main() -> int:
         init_git()
         init_dvc(ANSWERS["dvc_remote"])
         track_sample_data(ANSWERS["dvc_remote"])
+        write_cruft_state(CONTEXT)
         first_commit(ANSWERS["author_name"], ANSWERS["author_email"])
         create_environment_branches(environment_names(ANSWERS["environments"]))
     except HookError as error:

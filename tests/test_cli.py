@@ -9,6 +9,11 @@ COMMANDS = {
     ("gate", "data"): ["--data", "x.csv", "--suite", "s.json"],
     ("gate", "model"): ["--metrics", "m.json"],
     ("suite", "init"): ["--data", "x.csv", "--out", "s.json"],
+    ("drift",): ["--reference", "r.csv", "--current", "logs/"],
+    ("report",): ["--base", "main"],
+    ("containerize", "build"): [],
+    ("containerize", "smoke"): ["--image", "x:1"],
+    ("containerize", "push"): ["--registry", "127.0.0.1:5000"],
 }
 
 

@@ -40,6 +40,13 @@ def test_a_valid_config_loads(tmp_path):
         (VALID.replace("environments: [staging, production]\n", ""), "key 'environments' is required"),
         ("environments: [staging\n", "not valid YAML at line"),
         ("- a list\n", "must be a mapping"),
+        (VALID + "drift: {psi: high}\n", "key 'drift.psi' must be a number"),
+        (VALID + "drift: {psi: 0}\n", "key 'drift.psi' must be greater than 0"),
+        (VALID + "drift: {ks: 1.5}\n", "key 'drift.ks' must be in (0, 1]"),
+        (VALID + "drift: {bins: 2.5}\n", "key 'drift.bins' must be a whole number from 2 to 100"),
+        (VALID + "drift: {exclude: label}\n", "key 'drift.exclude' must be a list"),
+        (VALID + "drift: {columns: {size: {psi: 0.3, pvalue: 0}}}\n", "key 'drift.columns.size.pvalue' must be in"),
+        (VALID + "drift: {columns: {size: {p: 0.3}}}\n", "unknown key 'drift.columns.size.p'"),
     ],
 )
 def test_a_bad_config_names_the_key_and_the_file(tmp_path, text, expected):
@@ -48,6 +55,12 @@ def test_a_bad_config_names_the_key_and_the_file(tmp_path, text, expected):
         load_config(path)
     assert str(path) in str(caught.value)
     assert expected in str(caught.value)
+
+
+def test_drift_thresholds_load(tmp_path):
+    text = VALID + "drift: {psi: 0.25, bins: 8, exclude: [id], columns: {size: {psi: 0.3, ks: 0.15}}}\n"
+    drift = load_config(write(tmp_path, text))["drift"]
+    assert drift["columns"]["size"] == {"psi": 0.3, "ks": 0.15}
 
 
 def test_a_missing_config_is_named(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def _gate_model(args: argparse.Namespace) -> int:
     from modelrail import model_gate
 
     record = args.record or Path("gates/model.json")
-    result = model_gate.run(args.metrics, args.config, record, args.summary or record.with_suffix(".md"))
+    summary = args.summary or record.with_suffix(".md")
+    result = model_gate.run(args.metrics, args.config, record, summary, args.target_env, args.alias)
     return _report(result)
 
 
@@ -33,6 +35,72 @@ def _suite_init(args: argparse.Namespace) -> int:
 
     draft = suite_init.run(args.data, args.out, args.name, args.force)
     print(f"Drafted {len(draft.expectations)} expectations into {draft.path}: review them before you commit.")
+    return PASSED
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from modelrail import drift
+
+    config = args.config if args.config is not None or not Path("modelrail.yaml").is_file() else Path("modelrail.yaml")
+    record = args.record or Path("gates/drift.json")
+    result = drift.run(
+        args.reference, args.current, args.suite, config, record, args.summary or record.with_suffix(".md")
+    )
+    return _report(result)
+
+
+def _pull_request_report(args: argparse.Namespace) -> int:
+    from modelrail import report
+
+    since = float(args.since) if args.since else None
+    result = report.run(args.out, args.base or None, args.gates, args.pipeline_outcome, since)
+    print(result.markdown, end="")
+    print(f"Report: {result.path}")
+    return PASSED if result.passed else FAILED
+
+
+def _containerize_build(args: argparse.Namespace) -> int:
+    from modelrail import container_build, step_outputs
+
+    result = container_build.run(Path("."), args.dockerfile, args.base_image, args.model_version)
+    step_outputs.write({"image-id": result.image_id, "image": result.references[-1]})
+    print(f"Built {result.image_id} in {result.seconds:.0f}s, tagged {', '.join(result.references)}")
+    return PASSED
+
+
+def _containerize_smoke(args: argparse.Namespace) -> int:
+    from modelrail import container_smoke, step_outputs
+    from modelrail.artifact import load_artifact
+
+    if args.image:
+        image = args.image
+    else:
+        artifact = load_artifact(Path("."))
+        image = f"{artifact.project}:{artifact.model_tag}"
+    record = args.record or Path("gates/container.json")
+    result = container_smoke.run(
+        image,
+        args.model,
+        args.sample,
+        args.suite,
+        record,
+        args.summary or record.with_suffix(".md"),
+        Path("build/containerize/predictions.csv"),
+        rows=args.rows,
+        tolerance=args.tolerance,
+        timeout=args.timeout,
+    )
+    step_outputs.write({"passed": str(result.passed).lower()})
+    return _report(result)
+
+
+def _containerize_push(args: argparse.Namespace) -> int:
+    from modelrail import container_push, step_outputs
+
+    result = container_push.run(Path("."), args.image, args.registry)
+    step_outputs.write({"digest": result.digest, "image": f"{result.repository}@{result.digest}"})
+    print(f"Pushed {', '.join(result.references)}")
+    print(f"digest={result.digest}")
     return PASSED
 
 
@@ -68,7 +136,26 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--config", type=Path, default=Path("modelrail.yaml"), help="default: modelrail.yaml")
     model.add_argument("--record", type=Path, help="gate record JSON (default: gates/model.json)")
     model.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
+    champion = model.add_mutually_exclusive_group()
+    champion.add_argument(
+        "--target-env", help="also compare with the champion of this environment or base branch, e.g. staging, main"
+    )
+    champion.add_argument("--alias", help="also compare with the model version behind this MLflow alias")
     model.set_defaults(handler=_gate_model)
+
+    report = commands.add_parser("report", help="write the pull-request report: gates, metrics diff, champion")
+    report.add_argument("--base", help="base branch to diff against, e.g. main (default: no diff)")
+    report.add_argument("--out", type=Path, default=Path("modelrail-report.md"), help="default: modelrail-report.md")
+    report.add_argument("--gates", type=Path, default=Path("gates"), help="folder of gate records (default: gates)")
+    report.add_argument(
+        "--pipeline-outcome",
+        default="success",
+        help="outcome of the pipeline step (success, failure, cancelled, skipped); anything but success fails",
+    )
+    report.add_argument(
+        "--since", help="epoch seconds when the pipeline started: records written since then are this run's"
+    )
+    report.set_defaults(handler=_pull_request_report)
 
     suite = commands.add_parser("suite", help="work with expectation suites").add_subparsers(
         dest="suite", required=True, metavar="ACTION"
@@ -79,6 +166,50 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--name", help="suite name (default: the file name)")
     init.add_argument("--force", action="store_true", help="overwrite an existing suite")
     init.set_defaults(handler=_suite_init)
+
+    drift = commands.add_parser("drift", help="compare current data with a reference, column by column; gate on it")
+    drift.add_argument("--reference", type=Path, required=True, help="data the model was trained on (file or folder)")
+    drift.add_argument(
+        "--current", type=Path, required=True, help="newest data: a CSV/Parquet file or a folder of prediction logs"
+    )
+    drift.add_argument("--suite", type=Path, help="also run this suite on the current data, e.g. expectations/raw.json")
+    drift.add_argument("--config", type=Path, help="thresholds under `drift:` (default: modelrail.yaml if present)")
+    drift.add_argument("--record", type=Path, help="gate record JSON (default: gates/drift.json)")
+    drift.add_argument("--summary", type=Path, help="Markdown report (default: the record with .md)")
+    drift.set_defaults(handler=_drift)
+    containerize = commands.add_parser("containerize", help="build, smoke-test and push the serving image")
+    steps = containerize.add_subparsers(dest="step", required=True, metavar="STEP")
+    image_help = "image to use (default: MODELRAIL_IMAGE, else <project>:model-<content hash> from dvc.lock)"
+    build = steps.add_parser("build", help="build the image from the Dockerfile, tagged sha-<commit>, model-<hash>")
+    build.add_argument("--dockerfile", default="Dockerfile", help="default: Dockerfile")
+    build.add_argument(
+        "--base-image", default=os.environ.get("MODELRAIL_BASE_IMAGE") or None, help="BASE_IMAGE build argument"
+    )
+    build.add_argument(
+        "--model-version",
+        default=os.environ.get("MODELRAIL_MODEL_VERSION") or None,
+        help="label value (default: the MLflow run id in models/run.json)",
+    )
+    build.set_defaults(handler=_containerize_build)
+    smoke = steps.add_parser("smoke", help="gate: run the image offline, check health, predictions, bad requests")
+    smoke.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
+    smoke.add_argument("--model", type=Path, default=Path("models/model"), help="in-process reference model")
+    smoke.add_argument("--sample", type=Path, default=Path("data/prepared/test.csv"), help="golden sample file")
+    smoke.add_argument("--rows", type=int, default=50, help="rows of the golden sample (default: 50)")
+    smoke.add_argument("--suite", type=Path, default=Path("expectations/predictions.json"), help="predictions suite")
+    smoke.add_argument("--tolerance", type=float, default=1e-6, help="absolute tolerance (default: 1e-6)")
+    smoke.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default: 120)")
+    smoke.add_argument("--record", type=Path, help="gate record JSON (default: gates/container.json)")
+    smoke.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
+    smoke.set_defaults(handler=_containerize_smoke)
+    push = steps.add_parser("push", help="push the image with both tags; print the digest")
+    push.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
+    push.add_argument(
+        "--registry",
+        default=os.environ.get("MODELRAIL_REGISTRY") or None,
+        help="registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)",
+    )
+    push.set_defaults(handler=_containerize_push)
     return parser
 
 

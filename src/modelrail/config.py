@@ -11,13 +11,24 @@ NUMBER = "number"
 STRING = "string"
 ANY_KEY = "*"
 BOUNDS = {"min": NUMBER, "max": NUMBER}
+# Drift: PSI at or above `psi`, or a KS distance at or above `ks` with a p-value below `pvalue`, is drift.
+DRIFT_LIMITS = {"psi": NUMBER, "ks": NUMBER, "pvalue": NUMBER}
 
 # A nested dict is a mapping with exactly these keys; a list of one type is a list of it.
 SCHEMA: dict = {
     "project": STRING,
     "environments": [STRING],
+    # Registry and namespace images are pushed to, e.g. ghcr.io/my-org (MODELRAIL_REGISTRY overrides it).
+    "container_registry": STRING,
     "mlflow": {"tracking_uri": STRING, "experiment": STRING, "registered_model": STRING},
-    "gates": {"model": {"thresholds": {ANY_KEY: BOUNDS}}},
+    "gates": {
+        "model": {
+            "thresholds": {ANY_KEY: BOUNDS},
+            # Against the model version behind the target environment's registry alias (see champion.py).
+            "champion": {"tolerance": NUMBER, "metrics": [STRING], "when_missing": STRING},
+        }
+    },
+    "drift": {**DRIFT_LIMITS, "bins": NUMBER, "exclude": [STRING], "columns": {ANY_KEY: DRIFT_LIMITS}},
 }
 REQUIRED = ("environments",)
 DEVELOPMENT_BRANCHES = ("main", "master")
@@ -50,6 +61,8 @@ def load_config(path: Path) -> dict:
     for metric, bounds in data.get("gates", {}).get("model", {}).get("thresholds", {}).items():
         if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
             raise ConfigError(f"{path}: key 'gates.model.thresholds.{metric}': min is greater than max")
+    _check_champion(path, data.get("gates", {}).get("model", {}).get("champion", {}))
+    _check_drift(path, data.get("drift", {}))
     return data
 
 
@@ -87,6 +100,31 @@ def _check_environments(path: Path, environments: list[str]) -> None:
             raise ConfigError(f"{path}: key 'environments': '{name}' is the development branch, not an environment")
         if environments.count(name) > 1:
             raise ConfigError(f"{path}: key 'environments': '{name}' is listed twice")
+
+
+def _check_drift(path: Path, drift: dict) -> None:
+    limits = [("drift", drift)] + [(f"drift.columns.{name}", item) for name, item in drift.get("columns", {}).items()]
+    for where, item in limits:
+        if "psi" in item and item["psi"] <= 0:
+            raise ConfigError(f"{path}: key '{where}.psi' must be greater than 0, got {item['psi']}")
+        for key in ("ks", "pvalue"):
+            if key in item and not 0 < item[key] <= 1:
+                raise ConfigError(f"{path}: key '{where}.{key}' must be in (0, 1], got {item[key]}")
+    bins = drift.get("bins", 10)
+    if bins != int(bins) or not 2 <= bins <= 100:
+        raise ConfigError(f"{path}: key 'drift.bins' must be a whole number from 2 to 100, got {bins}")
+
+
+def _check_champion(path: Path, champion: dict) -> None:
+    if champion.get("tolerance", 0) < 0:
+        tolerance = champion["tolerance"]
+        raise ConfigError(f"{path}: key 'gates.model.champion.tolerance' must be 0 or more, got {tolerance}")
+    allowed = ("thresholds-only", "fail")
+    if champion.get("when_missing", allowed[0]) not in allowed:
+        raise ConfigError(
+            f"{path}: key 'gates.model.champion.when_missing' must be one of {', '.join(allowed)}, "
+            f"got {champion['when_missing']!r}"
+        )
 
 
 def _kind(value) -> str:

@@ -46,6 +46,11 @@ def run(data_paths: list[Path], suite_path: Path, record_path: Path, summary_pat
     return result
 
 
+def check_table(table: Table, suite: Suite) -> list[Check]:
+    """The suite's checks on a table loaded elsewhere (drift runs the raw-data suite on the current data)."""
+    return _validate(table, suite, to_gx_suite(suite))
+
+
 def _validate(table: Table, suite: Suite, gx_suite) -> list[Check]:
     import great_expectations as gx
 

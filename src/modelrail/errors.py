@@ -17,3 +17,9 @@ class DataError(ModelrailError):
     """The data itself is bad (unreadable, malformed, empty): the gate fails, exit 1."""
 
     exit_code = 1
+
+
+class ContainerError(ModelrailError):
+    """An image failed to build or to push: the step failed, exit 1."""
+
+    exit_code = 1

@@ -94,9 +94,12 @@ def render_summary(result: GateResult) -> str:
     return "\n".join(lines)
 
 
-def publish(result: GateResult) -> str:
-    """Write the record and summary atomically; inside GitHub Actions also annotate and summarise."""
-    summary = render_summary(result)
+def publish(result: GateResult, details: str = "") -> str:
+    """Write the record and summary atomically; inside GitHub Actions also annotate and summarise.
+
+    `details` is gate-specific Markdown (e.g. the drift table and charts) appended after the checks.
+    """
+    summary = render_summary(result) + (f"{details.rstrip()}\n" if details else "")
     write_json_atomic(result.record_path, to_record(result))
     write_atomic(result.summary_path, summary)
     if os.environ.get("GITHUB_ACTIONS") == "true":

