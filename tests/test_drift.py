@@ -1,0 +1,210 @@
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from modelrail.cli import main
+from modelrail.drift import psi
+
+HEADER = "size,weight,colour,label\n"
+
+
+def rows(count: int, seed: int, shift: float = 0.0, colours: str = "rgb", blank_weight: float = 0.0) -> str:
+    """Synthetic data: a continuous column, a second one, a categorical one and a low-cardinality label."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(count):
+        weight = "" if rng.random() < blank_weight else f"{rng.gauss(70, 10):.3f}"
+        lines.append(f"{rng.gauss(10 + shift, 2):.4f},{weight},{rng.choice(colours)},{rng.randint(0, 1)}\n")
+    return HEADER + "".join(lines)
+
+
+@pytest.fixture
+def reference(workdir) -> Path:
+    path = workdir / "reference.csv"
+    path.write_text(rows(1000, seed=1))
+    return path
+
+
+def drift(*args: str) -> int:
+    return main(["drift", *args])
+
+
+def record(path="gates/drift.json") -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def test_psi_is_zero_for_equal_shares_and_grows_with_the_shift():
+    assert psi([0.5, 0.5], [0.5, 0.5]) == 0
+    expected = (0.7 - 0.5) * math.log(0.7 / 0.5) + (0.3 - 0.5) * math.log(0.3 / 0.5)
+    assert psi([0.5, 0.5], [0.7, 0.3]) == pytest.approx(expected)
+    assert psi([0.5, 0.5], [0.9, 0.1]) > expected
+    # An empty bin does not make it infinite.
+    assert math.isfinite(psi([1.0, 0.0], [0.0, 1.0]))
+
+
+def test_undrifted_data_passes_and_records_both_inputs(workdir, reference, capsys):
+    current = workdir / "current.csv"
+    current.write_text(rows(800, seed=2))
+    assert drift("--reference", str(reference), "--current", str(current)) == 0
+    data = record()
+    assert data["gate"] == "drift" and data["passed"] is True
+    assert data["inputs"]["reference"]["rows"] == 1000 and "sha256" in data["inputs"]["current"]
+    methods = {check["column"]: check["details"]["method"] for check in data["checks"]}
+    assert methods == {
+        "size": "PSI (10 quantile bins) + KS",
+        "weight": "PSI (10 quantile bins) + KS",
+        "colour": "PSI (categories)",
+        "label": "PSI (categories)",
+    }
+    report = Path("gates/drift.md").read_text()
+    assert "drift gate ✅ passed" in report and "```mermaid" not in report
+    assert "Gate record: gates/drift.json" in capsys.readouterr().out
+
+
+def test_a_shifted_numeric_column_fails_with_its_name_and_a_chart(workdir, reference, capsys):
+    current = workdir / "current.csv"
+    current.write_text(rows(800, seed=2, shift=1.5))
+    assert drift("--reference", str(reference), "--current", str(current)) == 1
+    err = capsys.readouterr().err
+    assert f"{current}: column 'size' drifted: PSI" in err
+    assert "'weight'" not in err
+    failed = [check for check in record()["checks"] if not check["success"]]
+    assert [check["column"] for check in failed] == ["size"]
+    assert failed[0]["details"]["ks"] > 0.2 and len(failed[0]["details"]["bins"]) == 10
+    report = Path("gates/drift.md").read_text()
+    assert report.count("```mermaid") == 1 and "##### size" in report
+    assert 'title "size: % of rows per bin' in report
+
+
+def test_a_new_category_and_more_missing_values_are_drift(workdir, reference, capsys):
+    current = workdir / "current.csv"
+    current.write_text(rows(800, seed=2, colours="rgbyy", blank_weight=0.3))
+    assert drift("--reference", str(reference), "--current", str(current)) == 1
+    failed = {check["column"]: check for check in record()["checks"] if not check["success"]}
+    assert set(failed) == {"colour", "weight"}
+    assert "(other)" in failed["colour"]["details"]["bins"]
+    assert failed["weight"]["details"]["bins"][-1] == "(missing)"
+
+
+def test_thresholds_come_from_modelrail_yaml_globally_and_per_column(workdir, reference):
+    current = workdir / "current.csv"
+    current.write_text(rows(800, seed=2, shift=1.5))
+    config = workdir / "modelrail.yaml"
+    config.write_text("environments: [production]\ndrift:\n  columns:\n    size: {psi: 5, ks: 1}\n")
+    # modelrail.yaml in the working directory is read without --config.
+    assert drift("--reference", str(reference), "--current", str(current)) == 0
+    assert record()["inputs"]["config"] == "modelrail.yaml"
+    config.write_text("environments: [production]\ndrift: {psi: 0.001, ks: 1}\n")
+    assert drift("--reference", str(reference), "--current", str(reference), "--config", str(config)) == 0
+    assert drift("--reference", str(reference), "--current", str(current), "--config", str(config)) == 1
+    assert len([check for check in record()["checks"] if not check["success"]]) >= 2
+
+
+def test_excluded_columns_are_skipped_and_extra_current_columns_are_noted(workdir, reference):
+    current = workdir / "current.csv"
+    # Prediction logs: no label, but a prediction column the reference does not have.
+    lines = rows(500, seed=3).splitlines()
+    current.write_text(
+        "\n".join(",".join([*line.split(",")[:3], "prediction" if i == 0 else "1"]) for i, line in enumerate(lines))
+    )
+    (workdir / "modelrail.yaml").write_text("environments: [production]\ndrift: {exclude: [label]}\n")
+    assert drift("--reference", str(reference), "--current", str(current)) == 0
+    assert {check["column"] for check in record()["checks"]} == {"size", "weight", "colour"}
+    report = Path("gates/drift.md").read_text()
+    assert "Not compared (not in the reference): prediction." in report
+    assert "Excluded by drift.exclude: label." in report
+
+
+def test_a_missing_column_fails_naming_it_and_the_fix(workdir, reference, capsys):
+    current = workdir / "current.csv"
+    current.write_text("\n".join(",".join(line.split(",")[:3]) for line in rows(500, seed=3).splitlines()))
+    assert drift("--reference", str(reference), "--current", str(current)) == 1
+    err = capsys.readouterr().err
+    assert f"{current}: column 'label' of the reference {reference} is missing" in err
+    assert "drift.exclude" in err
+
+
+def test_text_in_a_numeric_column_fails_naming_the_column(workdir, reference, capsys):
+    current = workdir / "current.csv"
+    current.write_text(rows(500, seed=3).replace(HEADER, HEADER + "big,70.1,r,1\n", 1))
+    assert drift("--reference", str(reference), "--current", str(current)) == 1
+    assert "column 'size' is text (e.g. 'big') but numeric" in capsys.readouterr().err
+
+
+def test_a_folder_of_prediction_logs_is_concatenated(workdir, reference):
+    logs = workdir / "logs"
+    (logs / "2024-06-02").mkdir(parents=True)
+    (logs / "2024-06-01.csv").write_text(rows(300, seed=4))
+    import pandas as pd
+
+    pd.read_csv(pd.io.common.StringIO(rows(300, seed=5))).to_parquet(logs / "2024-06-02" / "part-0.parquet")
+    (logs / "README.txt").write_text("not data")
+    (logs / ".hidden.csv").write_text("not,data\n")
+    assert drift("--reference", str(reference), "--current", str(logs)) == 0
+    current = record()["inputs"]["current"]
+    assert current["rows"] == 600
+    assert [Path(item["path"]).name for item in current["files"]] == ["2024-06-01.csv", "part-0.parquet"]
+
+
+def test_an_empty_folder_is_a_usage_error(workdir, reference, capsys):
+    (workdir / "logs").mkdir()
+    assert drift("--reference", str(reference), "--current", "logs") == 2
+    assert "logs: the folder holds no .csv or .parquet files" in capsys.readouterr().err
+
+
+def test_log_files_with_different_columns_name_the_file(workdir, reference, capsys):
+    logs = workdir / "logs"
+    logs.mkdir()
+    (logs / "a.csv").write_text(rows(300, seed=4))
+    (logs / "b.csv").write_text(rows(300, seed=5).replace("colour", "color", 1))
+    assert drift("--reference", str(reference), "--current", str(logs)) == 1
+    err = capsys.readouterr().err
+    assert f"{logs / 'b.csv'}: columns differ from {logs / 'a.csv'}" in err
+    assert "missing column(s): colour; unexpected column(s): color" in err
+    assert record()["passed"] is False
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [("", "the file is empty"), (HEADER, "has a header but no rows"), ("a,b\n1,2,3\n", "malformed or truncated CSV")],
+)
+def test_unreadable_current_data_fails_the_gate_with_a_record(workdir, reference, capsys, content, expected):
+    (workdir / "current.csv").write_text(content)
+    assert drift("--reference", str(reference), "--current", "current.csv") == 1
+    assert expected in capsys.readouterr().err
+    assert record()["checks"][0]["name"] == "readable"
+
+
+def test_missing_files_and_bad_config_are_usage_errors(workdir, reference, capsys):
+    assert drift("--reference", "nope.csv", "--current", str(reference)) == 2
+    assert "nope.csv: no such file" in capsys.readouterr().err
+    config = workdir / "modelrail.yaml"
+    config.write_text("environments: [production]\ndrift: {columns: {sise: {psi: 0.3}}}\n")
+    assert drift("--reference", str(reference), "--current", str(reference)) == 2
+    assert "key 'drift.columns.sise': 'sise' is not a column of" in capsys.readouterr().err
+    config.write_text("environments: [production]\ndrift: {psi: -1}\n")
+    assert drift("--reference", str(reference), "--current", str(reference)) == 2
+    assert "key 'drift.psi' must be greater than 0" in capsys.readouterr().err
+
+
+def test_the_suite_runs_on_the_current_data_and_outputs_tell_drift_from_bad_data(
+    workdir, reference, suite, monkeypatch, capsys
+):
+    # The `suite` fixture is drafted from conftest's GOOD_CSV (height, count, label); compare that data with itself.
+    outputs = workdir / "github_output"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    good = workdir / "good.csv"
+    assert drift("--reference", str(good), "--current", str(good), "--suite", str(suite)) == 0
+    assert "drifted=false" in outputs.read_text() and "passed=true" in outputs.read_text()
+    bad = workdir / "bad.csv"
+    bad.write_text(good.read_text().replace("\n1.5,", "\n99.5,", 1))
+    outputs.unlink()
+    assert drift("--reference", str(good), "--current", str(bad), "--suite", str(suite)) == 1
+    text = outputs.read_text()
+    assert "passed=false" in text and "drifted=false" in text and "report-path=gates/drift.md" in text
+    assert "column 'height'" in capsys.readouterr().err
+    assert record()["inputs"]["suite"]["path"] == str(suite)
