@@ -1,0 +1,78 @@
+"""`modelrail containerize push`: push the image with both tags to the registry and return its digest.
+
+A registry writes a tag only when the manifest is uploaded, and it refuses a manifest whose layers are missing, so
+an interrupted push leaves every tag on the registry as it was. Locally, the registry-named tags this command adds
+are removed again when the push fails, so no local tag claims a pushed image that is not there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelrail import docker_engine
+from modelrail.artifact import load_artifact, registry_from
+from modelrail.errors import ContainerError
+
+
+@dataclass
+class PushResult:
+    repository: str
+    tags: list[str]
+    digest: str
+    image_id: str
+
+    @property
+    def references(self) -> list[str]:
+        return [f"{self.repository}:{tag}" for tag in self.tags]
+
+
+def run(repo: Path, image: str | None = None, registry: str | None = None, echo: bool = True) -> PushResult:
+    """Tag the image `<registry>/<project>:sha-<commit>` and `:model-<hash>`, push both, verify one digest."""
+    artifact = load_artifact(repo)
+    repository = f"{registry_from(repo, registry)}/{artifact.project}"
+    client = docker_engine.connect()
+    local = docker_engine.get_image(client, image or f"{artifact.project}:{artifact.model_tag}")
+    added: list[str] = []
+    digests: dict[str, str] = {}
+    try:
+        for tag in artifact.tags:
+            reference = f"{repository}:{tag}"
+            if reference not in local.tags:
+                local.tag(repository, tag)
+                added.append(reference)
+            stream = client.api.push(repository, tag=tag, stream=True, decode=True)
+            chunks = docker_engine.follow(stream, f"docker push of {reference}", echo=echo)
+            digests[tag] = _digest(chunks) or _registry_digest(client, reference)
+    except ContainerError as exc:
+        _untag(client, added)
+        raise ContainerError(f"{exc}\nNo tag of {repository} was left pointing at a partial push.") from None
+    except Exception as exc:  # connection reset, auth refused: the same clean-up, a clear message
+        _untag(client, added)
+        raise ContainerError(f"docker push to {repository} failed: {str(exc).splitlines()[0]}") from None
+    if len(set(digests.values())) != 1:
+        raise ContainerError(f"the tags of {repository} point at different digests after the push: {digests}")
+    return PushResult(repository=repository, tags=artifact.tags, digest=next(iter(digests.values())), image_id=local.id)
+
+
+def _digest(chunks: list[dict]) -> str | None:
+    for chunk in reversed(chunks):
+        aux = chunk.get("aux")
+        if isinstance(aux, dict) and aux.get("Digest"):
+            return aux["Digest"]
+    return None
+
+
+def _registry_digest(client, reference: str) -> str:
+    try:
+        return client.images.get_registry_data(reference).id
+    except Exception as exc:  # the registry answered the push but not the lookup
+        raise ContainerError(f"pushed {reference} but could not read its digest back: {exc}") from None
+
+
+def _untag(client, references: list[str]) -> None:
+    for reference in references:
+        try:
+            client.images.remove(reference, noprune=True)
+        except Exception:  # best effort: the tag may never have been created
+            continue

@@ -1,0 +1,363 @@
+"""`modelrail containerize smoke`: start the image with no network, check its answers, record the verdict.
+
+The container runs with `network_mode="none"`: it has only its own loopback. The requests are sent from inside it
+(`docker exec` of a stdlib-only client), so nothing else can reach the server and the server can reach nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelrail import docker_engine
+from modelrail.errors import ConfigError
+from modelrail.files import digests
+from modelrail.gate_records import Check, GateResult, publish
+
+TOOLS = ("docker", "mlflow", "great_expectations", "pandas")
+GATE = "container"
+CLIENT_DIR = "/tmp/modelrail-smoke"
+HUGE_BODY_MB = 16
+POLL_SECONDS = 0.5
+# Each request's own timeout inside the container; the whole exchange is bounded by it times the cases.
+REQUEST_TIMEOUT = 60
+
+# Runs inside the container with its Python: stdlib only. Prints one JSON line per answer as it comes, so the
+# answers before a crash survive the crash (which also ends this process: it lives in the same container).
+_CLIENT = r"""
+import json, os, sys, urllib.error, urllib.request
+
+cases = json.load(open(sys.argv[1]))
+base = "http://127.0.0.1:%s" % os.environ.get("PORT", "8080")
+for case in cases:
+    body = case.get("body")
+    if case.get("huge"):
+        cell = json.dumps("x" * 64)
+        row = "[" + ",".join([cell] * len(case["columns"])) + "]"
+        count = case["huge"] // (len(row) + 1)
+        head = json.dumps({"dataframe_split": {"columns": case["columns"], "data": []}})[:-3]
+        body = head + ",".join([row] * count) + "]}}"
+    data = None if body is None else body.encode("utf-8")
+    method = "GET" if data is None else "POST"
+    request = urllib.request.Request(base + case["path"], data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    answer = {"name": case["name"], "sent_bytes": len(data or b"")}
+    try:
+        with urllib.request.urlopen(request, timeout=%(timeout)d) as response:
+            answer["status"], text = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        answer["status"], text = exc.code, exc.read()
+    except Exception as exc:
+        answer["status"], text = None, repr(exc).encode()
+    answer["body"] = text.decode("utf-8", "replace")[: case.get("keep", 2000)]
+    print(json.dumps(answer), flush=True)
+""".replace("%(timeout)d", str(REQUEST_TIMEOUT))
+
+
+@dataclass
+class Request:
+    """One request of the smoke test, and what a healthy server must answer."""
+
+    name: str
+    what: str
+    body: str | None = None
+    path: str = "/invocations"
+    huge: int = 0
+    columns: list[str] = field(default_factory=list)
+    keep: int = 2000
+
+
+def signature_inputs(model_dir: Path) -> list[str]:
+    """The input column names of the model's signature (MLmodel); the sample must have them."""
+    import yaml
+
+    path = model_dir / "MLmodel"
+    try:
+        meta = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (is {model_dir} an MLflow model directory?)") from None
+    raw = (meta.get("signature") or {}).get("inputs")
+    if not raw:
+        raise ConfigError(f"{path}: the model has no input signature, so the server cannot enforce one")
+    names = [column.get("name") for column in json.loads(raw)]
+    if not all(names):
+        raise ConfigError(f"{path}: the signature's inputs are not named columns")
+    return names
+
+
+def golden_sample(path: Path, columns: list[str], rows: int):
+    """The first `rows` rows of the sample file, with exactly the signature's columns in its order."""
+    from modelrail.data_files import load_table
+
+    frame = load_table(path).frame
+    missing = [name for name in columns if name not in frame.columns]
+    if missing:
+        raise ConfigError(f"{path}: missing column(s) the model needs: {', '.join(missing)}")
+    if frame.empty:
+        raise ConfigError(f"{path}: no rows to use as a golden sample")
+    return frame[columns].head(rows)
+
+
+def as_frame(predictions):
+    """Predictions (server JSON or in-process output) as a DataFrame with a `prediction` column per output."""
+    import pandas as pd
+
+    if isinstance(predictions, dict) and "predictions" in predictions:
+        predictions = predictions["predictions"]
+    if isinstance(predictions, pd.DataFrame):
+        return predictions.reset_index(drop=True)
+    if isinstance(predictions, dict):
+        return pd.DataFrame(predictions)
+    values = list(predictions.tolist() if hasattr(predictions, "tolist") else predictions)
+    if values and isinstance(values[0], dict):
+        return pd.DataFrame(values)
+    return pd.DataFrame({"prediction": values})
+
+
+def compare(served, expected, tolerance: float) -> Check:
+    """The image's predictions equal the in-process model's, number by number within `tolerance`."""
+    import numpy as np
+
+    name = "predictions match the in-process model"
+    if list(served.columns) != list(expected.columns) or len(served) != len(expected):
+        return Check(
+            name,
+            False,
+            f"the image answered {len(served)} rows x {list(served.columns)}, "
+            f"the in-process model {len(expected)} rows x {list(expected.columns)}",
+        )
+    for column in expected.columns:
+        left, right = served[column].to_numpy(), expected[column].to_numpy()
+        numeric = np.issubdtype(left.dtype, np.number) and np.issubdtype(right.dtype, np.number)
+        same = np.isclose(left, right, rtol=0, atol=tolerance) if numeric else left == right
+        if not same.all():
+            row = int(np.argmin(same))
+            return Check(
+                name,
+                False,
+                f"{int((~same).sum())} of {len(same)} predictions differ, e.g. row {row}: the image answered "
+                f"{_scalar(left[row])!r}, the in-process model {_scalar(right[row])!r} (tolerance {tolerance})",
+                column=str(column),
+            )
+    return Check(name, True, f"{len(expected)} rows equal within {tolerance}", details={"rows": len(expected)})
+
+
+def _scalar(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def requests_for(frame) -> list[Request]:
+    """The golden request, then malformed ones a server must refuse with a 4xx, then a health check."""
+    columns = list(frame.columns)
+    data = frame.to_numpy().tolist()  # Python floats: json.dumps keeps every digit
+    wrong_types = [["not-a-number", *row[1:]] for row in data]
+    return [
+        Request(
+            "golden",
+            "the golden sample",
+            json.dumps({"dataframe_split": {"columns": columns, "data": data}}),
+            keep=1 << 30,
+        ),
+        Request(
+            "wrong-columns",
+            "columns the model does not know",
+            json.dumps({"dataframe_split": {"columns": [f"unknown_{c}" for c in columns], "data": data}}),
+        ),
+        Request(
+            "wrong-types",
+            f"text in the numeric column '{columns[0]}'",
+            json.dumps({"dataframe_split": {"columns": columns, "data": wrong_types}}),
+        ),
+        Request("empty-body", "an empty body", ""),
+        Request("huge-body", f"a {HUGE_BODY_MB} MiB body of text cells", huge=HUGE_BODY_MB << 20, columns=columns),
+        Request("health-after", "/ping after the malformed requests", path="/ping"),
+    ]
+
+
+def exchange(container, requests: list[Request]) -> dict[str, dict]:
+    """Send the requests from inside the container; return each answer by request name.
+
+    A request the client could not send (the container stopped under it) gets status None.
+    """
+    import docker
+
+    cases = [
+        {"name": r.name, "path": r.path, "body": r.body, "huge": r.huge, "columns": r.columns, "keep": r.keep}
+        for r in requests
+    ]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, text in (("client.py", _CLIENT), ("cases.json", json.dumps(cases))):
+            blob = text.encode("utf-8")
+            info = tarfile.TarInfo(f"{CLIENT_DIR.rsplit('/', 1)[1]}/{name}")
+            info.size, info.mode = len(blob), 0o644
+            tar.addfile(info, io.BytesIO(blob))
+    stdout = stderr = ""
+    try:
+        container.put_archive("/tmp", buffer.getvalue())
+        command = ["python3", f"{CLIENT_DIR}/client.py", f"{CLIENT_DIR}/cases.json"]
+        _, output = container.exec_run(command, demux=True)
+        stdout, stderr = (output[0] or b"").decode(errors="replace"), (output[1] or b"").decode(errors="replace")
+    except docker.errors.APIError as exc:  # the container is gone: every request is unanswered
+        stderr = str(exc)
+    answers = {}
+    for line in stdout.splitlines():
+        if line.startswith("{"):
+            answer = json.loads(line)
+            answers[answer["name"]] = answer
+    gone = f"the container stopped before answering ({stderr.strip()[-300:] or 'no output'})"
+    for request in requests:
+        answers.setdefault(request.name, {"name": request.name, "status": None, "body": gone})
+    return answers
+
+
+def refused(request: Request, answer: dict) -> Check:
+    """A malformed request must get a 4xx: a 2xx means no validation, a 5xx or no answer means a crash."""
+    status = answer.get("status")
+    name = f"refuses {request.what} with a 4xx"
+    details = {"status": status, "answer": answer.get("body", "")[:300], "sent_bytes": answer.get("sent_bytes")}
+    if status is None:
+        message = f"no answer to {request.what}: {answer.get('body', '')[:200]} (the server crashed or hung up)"
+    elif 400 <= status < 500:
+        message = f"{status}"
+    elif status >= 500:
+        message = f"answered {status} to {request.what}: a server error, expected a 4xx"
+    else:
+        message = f"answered {status} to {request.what}: accepted it, expected a 4xx"
+    return Check(name, status is not None and 400 <= status < 500, message, details=details)
+
+
+def wait_healthy(container, timeout: float) -> Check:
+    """Poll the engine's health status of the container (the image's own HEALTHCHECK) until healthy."""
+    start = time.monotonic()
+    while True:
+        container.reload()
+        state = container.attrs["State"]
+        health = (state.get("Health") or {}).get("Status")
+        waited = time.monotonic() - start
+        if state.get("Status") in ("exited", "dead"):
+            return Check(
+                "healthy",
+                False,
+                f"the container exited with code {state.get('ExitCode')} before it was healthy: {_logs(container)}",
+            )
+        if health is None:
+            return Check("healthy", False, "the image declares no HEALTHCHECK (fix: add one to the Dockerfile)")
+        if health == "healthy":
+            return Check("healthy", True, f"healthy after {waited:.1f}s", details={"seconds": round(waited, 2)})
+        if health == "unhealthy" or waited > timeout:
+            return Check("healthy", False, f"not healthy after {waited:.0f}s ({health}): {_logs(container)}")
+        time.sleep(POLL_SECONDS)
+
+
+def _logs(container, lines: int = 15) -> str:
+    try:
+        text = container.logs(tail=lines).decode(errors="replace").strip()
+    except Exception:  # the container may already be gone; the logs are only a hint
+        return "(no logs)"
+    return text.replace("\n", " | ")[-1500:] or "(no output)"
+
+
+def run(
+    image: str,
+    model_dir: Path,
+    sample: Path,
+    suite_path: Path,
+    record_path: Path,
+    summary_path: Path,
+    predictions_path: Path,
+    rows: int = 50,
+    tolerance: float = 1e-6,
+    timeout: float = 120.0,
+) -> GateResult:
+    """Start the image, wait for health, check golden predictions and malformed requests; publish the record."""
+    from modelrail.suites import load_suite
+
+    suite = load_suite(suite_path)
+    frame = golden_sample(sample, signature_inputs(model_dir), rows)
+    expected = as_frame(_predict_in_process(model_dir, frame))
+    client = docker_engine.connect()
+    built = docker_engine.get_image(client, image)
+    inputs = {
+        "image": {"reference": image, "id": built.id, "tags": built.tags, "labels": built.labels or {}},
+        "sample": {"path": str(sample), "rows": len(frame), **digests(sample.read_bytes())},
+        "suite": {"path": str(suite_path), **suite.digests},
+        "model": {"path": str(model_dir)},
+    }
+    requests = requests_for(frame)
+    checks: list[Check] = []
+    container = client.containers.run(
+        built.id,
+        detach=True,
+        name=f"modelrail-smoke-{uuid.uuid4().hex[:12]}",
+        network_mode="none",
+        # Inherit the image's HEALTHCHECK command, probe it often: the gate should not wait out the interval.
+        healthcheck={"interval": int(POLL_SECONDS * 1e9)},
+        labels={"io.modelrail.smoke": "true"},
+    )
+    try:
+        health = wait_healthy(container, timeout)
+        checks.append(health)
+        if health.success:
+            checks.extend(_check_answers(container, requests, expected, tolerance, predictions_path, suite))
+    finally:
+        container.remove(force=True, v=True)
+    result = GateResult(
+        gate=GATE,
+        checks=checks,
+        inputs=inputs,
+        record_path=record_path,
+        summary_path=summary_path,
+        tools=TOOLS,
+    )
+    publish(result)
+    return result
+
+
+def _check_answers(container, requests, expected, tolerance, predictions_path, suite) -> list[Check]:
+    from modelrail.data_files import load_table
+    from modelrail.data_gate import check_table
+
+    answers = exchange(container, requests)
+    checks: list[Check] = []
+    golden = answers["golden"]
+    if golden.get("status") != 200:
+        checks.append(
+            Check(
+                "answers the golden sample",
+                False,
+                f"answered {golden.get('status')} to the golden sample: {golden.get('body', '')[:300]}",
+            )
+        )
+    else:
+        served = as_frame(json.loads(golden["body"]))
+        checks.append(compare(served, expected, tolerance))
+        predictions_path.parent.mkdir(parents=True, exist_ok=True)
+        served.to_csv(predictions_path, index=False, lineterminator="\n")
+        for check in check_table(load_table(predictions_path), suite):
+            check.name = f"predictions: {check.name}"
+            checks.append(check)
+    for request in requests:
+        if request.name not in ("golden", "health-after"):
+            checks.append(refused(request, answers[request.name]))
+    container.reload()
+    after = answers["health-after"]
+    alive = container.attrs["State"].get("Status") == "running" and after.get("status") == 200
+    message = (
+        "still running and answering /ping"
+        if alive
+        else f"the server is down after the malformed requests (/ping: {after.get('status')}): {_logs(container)}"
+    )
+    checks.append(Check("survives malformed requests", alive, message))
+    return checks
+
+
+def _predict_in_process(model_dir: Path, frame):
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(str(model_dir)).predict(frame)
