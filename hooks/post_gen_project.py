@@ -219,9 +219,23 @@ def pin_modelrail_actions(repository: str, version: str) -> None:
             path.write_text(pinned, encoding="utf-8")
 
 
+# promote.yml's trigger: `branches: [...] # modelrail: environments`.
+ENVIRONMENT_BRANCHES_RE = re.compile(r"^(\s*branches:\s*)\[[^\]\n]*\](\s*# modelrail: environments)$", re.MULTILINE)
+
+
+def list_environment_branches(environments: list[str]) -> None:
+    """promote.yml runs on a push to each environment branch; the list comes from the answer (validated names)."""
+    path = Path(WORKFLOWS) / "promote.yml"
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        listed = ENVIRONMENT_BRANCHES_RE.sub(lambda m: f"{m.group(1)}[{', '.join(environments)}]{m.group(2)}", text)
+        path.write_text(listed, encoding="utf-8")
+
+
 def main() -> int:
     """Run the steps in order; stop at the first failure with one ERROR line."""
     pin_modelrail_actions(CONTEXT["modelrail_repository"], CONTEXT["modelrail_version"])
+    list_environment_branches(environment_names(ANSWERS["environments"]))
     if regenerated_by_cruft(CONTEXT):
         return 0
     if not Path(SAMPLE_DATA).is_file():

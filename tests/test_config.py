@@ -47,6 +47,8 @@ def test_a_valid_config_loads(tmp_path):
         (VALID + "drift: {exclude: label}\n", "key 'drift.exclude' must be a list"),
         (VALID + "drift: {columns: {size: {psi: 0.3, pvalue: 0}}}\n", "key 'drift.columns.size.pvalue' must be in"),
         (VALID + "drift: {columns: {size: {p: 0.3}}}\n", "unknown key 'drift.columns.size.p'"),
+        (VALID + "promotion: {reference_data: {qa: r.csv}}\n", "'promotion.reference_data.qa': 'qa' is not an"),
+        (VALID + "promotion: {training_data: [a]}\n", "key 'promotion.training_data' must be a string"),
     ],
 )
 def test_a_bad_config_names_the_key_and_the_file(tmp_path, text, expected):

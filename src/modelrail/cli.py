@@ -104,6 +104,89 @@ def _containerize_push(args: argparse.Namespace) -> int:
     return PASSED
 
 
+def _register(args: argparse.Namespace) -> int:
+    from modelrail import register, step_outputs
+
+    result = register.run(Path("."))
+    step_outputs.write({"model-version": result.model_version, "content-hash": result.content_hash})
+    print(f"Tagged {result.registered_model} v{result.model_version} with content hash {result.content_hash}")
+    return PASSED
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from modelrail import promote
+
+    result = promote.run(
+        Path("."),
+        args.env,
+        registry=args.registry,
+        image=not args.no_image,
+        allow_rejected=args.allow_rejected,
+        push_to=args.push or None,
+    )
+    return _release(result)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from modelrail import rollback
+
+    result = rollback.run(
+        Path("."),
+        args.env,
+        to=args.to,
+        reject=args.reject,
+        allow_rejected=args.allow_rejected,
+        image=not args.no_image,
+        push_to=args.push or None,
+    )
+    return _release(result)
+
+
+def _release(result) -> int:
+    from modelrail import step_outputs
+
+    digest = ((result.record or {}).get("image") or {}).get("digest") or ""
+    step_outputs.write(
+        {
+            "model-version": result.model_version,
+            "content-hash": result.content_hash,
+            "digest": digest,
+            "changed": str(result.changed).lower(),
+            "commit": result.commit or "",
+        }
+    )
+    verb = "released" if result.changed else "unchanged"
+    print(f"{result.env}: {verb} ({result.kind}) v{result.model_version} content {result.content_hash}")
+    return PASSED
+
+
+def _release_options(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    parser.add_argument(
+        "--env",
+        default=env("MODELRAIL_ENV") or None,
+        required=not env("MODELRAIL_ENV"),
+        help="environment branch, e.g. staging (default: MODELRAIL_ENV)",
+    )
+    parser.add_argument(
+        "--registry",
+        default=env("MODELRAIL_REGISTRY") or None,
+        help="image registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)",
+    )
+    parser.add_argument(
+        "--no-image",
+        action="store_true",
+        default=env("MODELRAIL_NO_IMAGE") == "true",
+        help="move only the registry alias and the record (no image tag, no manifests); for repos without images",
+    )
+    parser.add_argument(
+        "--allow-rejected", action="store_true", help="override: release a version marked rejected, on purpose"
+    )
+    parser.add_argument(
+        "--push", default=env("MODELRAIL_PUSH") or None, help="git remote to push the release commit to, e.g. origin"
+    )
+
+
 def _report(result) -> int:
     print(result.summary_path.read_text(encoding="utf-8"), end="")
     for check in result.failures:
@@ -210,6 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)",
     )
     push.set_defaults(handler=_containerize_push)
+
+    register = commands.add_parser("register", help="tag the trained model version with its content identity")
+    register.set_defaults(handler=_register)
+    promote = commands.add_parser("promote", help="release this commit's gated artifact to an environment")
+    _release_options(promote)
+    promote.set_defaults(handler=_promote)
+    rollback = commands.add_parser("rollback", help="bring back an environment's earlier release")
+    _release_options(rollback)
+    rollback.add_argument("--to", help="model version to restore (default: the release before the current one)")
+    rollback.add_argument("--reject", action="store_true", help="mark the version rolled back from as rejected")
+    rollback.set_defaults(handler=_rollback)
     return parser
 
 

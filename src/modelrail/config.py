@@ -29,6 +29,8 @@ SCHEMA: dict = {
         }
     },
     "drift": {**DRIFT_LIMITS, "bins": NUMBER, "exclude": [STRING], "columns": {ANY_KEY: DRIFT_LIMITS}},
+    # `modelrail promote`'s drift gate: training data vs each environment's reference data, `drift:` thresholds.
+    "promotion": {"training_data": STRING, "reference_data": {ANY_KEY: STRING}},
 }
 REQUIRED = ("environments",)
 DEVELOPMENT_BRANCHES = ("main", "master")
@@ -63,6 +65,9 @@ def load_config(path: Path) -> dict:
             raise ConfigError(f"{path}: key 'gates.model.thresholds.{metric}': min is greater than max")
     _check_champion(path, data.get("gates", {}).get("model", {}).get("champion", {}))
     _check_drift(path, data.get("drift", {}))
+    for name in data.get("promotion", {}).get("reference_data", {}):
+        if name not in data["environments"]:
+            raise ConfigError(f"{path}: key 'promotion.reference_data.{name}': '{name}' is not an environment")
     return data
 
 

@@ -1,0 +1,101 @@
+"""`modelrail rollback --env ENV [--to VERSION] [--reject]`: bring back an earlier release of an environment.
+
+The earlier release comes from the branch's release history, so the same model version, content hash and image
+digest come back: nothing is retrained or rebuilt, and no gate is re-run for a release that already ran there.
+`git revert` of a promotion reaches the same state through `modelrail promote` (the reverted commit's artifact).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelrail import releases
+from modelrail.config import load_config
+from modelrail.errors import ConfigError
+from modelrail.promote import _previous, apply
+from modelrail.releases import Refused, ReleaseResult
+
+
+def run(
+    repo: Path,
+    env: str,
+    *,
+    to: str | None = None,
+    reject: bool = False,
+    allow_rejected: bool = False,
+    image: bool = True,
+    push_to: str | None = None,
+    echo=print,
+) -> ReleaseResult:
+    """Restore the release before the current one (or the latest release of version `to`); optionally reject it."""
+    config_path = repo / "modelrail.yaml"
+    config = load_config(config_path)
+    if env not in config["environments"]:
+        raise ConfigError(
+            f"{config_path}: key 'environments': '{env}' is not one of {', '.join(config['environments'])}"
+        )
+    releases.require_branch(repo, env)
+    current = releases.current_record(repo, env)
+    if current is None:
+        raise Refused(
+            f"{releases.record_path(repo, env)}: nothing was ever released to '{env}', so nothing to roll back"
+        )
+    registry = releases.open_registry(repo, config)
+    target = _target(repo, env, current, to, registry, allow_rejected)
+    number = str(target["model_version"])
+    actor = releases.actor()
+    with releases.EnvironmentLock(registry, env, actor):
+        if reject:
+            reason = f"rolled back from {env} by {actor} at {releases.now()}"
+            registry.client.set_model_version_tag(
+                registry.name, current["model_version"], releases.REJECTED_TAG, reason
+            )
+            echo(f"{registry.name} v{current['model_version']} marked rejected")
+        client = None
+        old_image = target.get("image") if image else None
+        if old_image:
+            from modelrail import docker_engine
+
+            client = docker_engine.connect()
+        record = {
+            **{key: target.get(key) for key in ("registered_model", "content_hash", "data", "gates", "trained_at_sha")},
+            "environment": env,
+            "kind": "rollback",
+            "model_version": number,
+            "image": old_image or None,
+            "code_sha": releases.head_sha(repo),
+            "rolled_back_from": _previous(current),
+            "previous": _previous(current),
+            "rejected_previous": reject,
+            "actor": actor,
+            "time": releases.now(),
+        }
+        message = f"Roll back {env} from {registry.name} v{current['model_version']} to v{number}"
+        return apply(repo, env, registry, client, record, push_to, echo, message, f"rollback --to {number}")
+
+
+def _target(repo: Path, env: str, current: dict, to: str | None, registry, allow_rejected: bool) -> dict:
+    """The release to restore: the latest of version `to`, else the latest with another version than the current."""
+    past = releases.history(repo, env)
+    if to is not None:
+        matches = [entry for entry in past if str(entry.get("model_version")) == str(to)]
+        if not matches:
+            seen = sorted({str(entry.get("model_version")) for entry in past}, key=lambda v: (len(v), v))
+            raise Refused(
+                f"version {to} was never released to '{env}' (released there: {', '.join(seen) or 'none'}); "
+                "roll back only to a release the environment ran"
+            )
+        if str(to) == str(current.get("model_version")):
+            raise Refused(f"'{env}' already runs v{to}")
+        target = matches[-1]
+    else:
+        candidates = [entry for entry in past if str(entry.get("model_version")) != str(current.get("model_version"))]
+        if not candidates:
+            raise Refused(f"{releases.history_path(repo, env)}: no earlier release of '{env}' to roll back to")
+        target = candidates[-1]
+    rejected = (registry.version(target["model_version"]).tags or {}).get(releases.REJECTED_TAG)
+    if rejected and not allow_rejected:
+        raise Refused(
+            f"v{target['model_version']} is rejected ({rejected}) (fix: --to another version, or --allow-rejected)"
+        )
+    return target

@@ -1,0 +1,337 @@
+"""`modelrail register`, `promote` and `rollback` against a real (SQLite) MLflow registry and real git repositories.
+
+The image part runs against the Docker engine and registry of infra/ (skipped outside CI without one). Everything
+else uses `--no-image`, as a model repo without a container registry would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from modelrail import releases
+from modelrail.cli import main
+
+CONFIG = """\
+project: clf
+environments: [staging, production]
+mlflow:
+  tracking_uri: sqlite:///registry.db
+  registered_model: clf
+drift:
+  psi: 0.2
+promotion:
+  training_data: data/prepared/train.csv
+  reference_data:
+    staging: data/reference/staging.csv
+"""
+TRAIN = "x,y\n" + "".join(f"{i % 10},{i % 2}\n" for i in range(200))
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: clf}
+spec:
+  selector: {matchLabels: {app: clf}}
+  template:
+    metadata: {labels: {app: clf}}
+    spec:
+      containers:
+        - name: model
+          image: placeholder
+"""
+
+
+def git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["git", "-c", "user.name=dev", "-c", "user.email=dev@example.com", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
+    return proc.stdout.strip()
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def empty_registry(tmp_path_factory) -> Path:
+    """A SQLite registry holding an empty registered model `clf`: made once, copied per test (migrations are slow)."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("registry") / "registry.db"
+    uri = f"sqlite:///{path}"
+    MlflowClient(tracking_uri=uri, registry_uri=uri).create_registered_model("clf")
+    return path
+
+
+@pytest.fixture
+def repo(workdir, monkeypatch, empty_registry):
+    """A model repo on main with branches staging and production, and an empty registered model `clf`."""
+    for name in ("MLFLOW_TRACKING_URI", "MODELRAIL_ENV", "MODELRAIL_REGISTRY", "MODELRAIL_NO_IMAGE", "GITHUB_OUTPUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("GITHUB_ACTOR", "tester")
+    (workdir / "modelrail.yaml").write_text(CONFIG)
+    (workdir / ".gitignore").write_text("registry.db\nbuild/\nartifacts/\n")
+    (workdir / "data/prepared").mkdir(parents=True)
+    (workdir / "data/prepared/train.csv").write_text(TRAIN)
+    (workdir / "data/reference").mkdir(parents=True)
+    (workdir / "data/reference/staging.csv").write_text(TRAIN)
+    (workdir / "deploy/base").mkdir(parents=True)
+    (workdir / "deploy/base/deployment.yaml").write_text(DEPLOYMENT)
+    git(workdir, "init", "-q", "-b", "main")
+    git(workdir, "add", ".")
+    git(workdir, "commit", "-qm", "start")
+    git(workdir, "branch", "staging")
+    git(workdir, "branch", "production")
+    shutil.copy(empty_registry, workdir / "registry.db")
+    return workdir
+
+
+def client(repo: Path):
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{repo / 'registry.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def train(repo: Path, model: str, passed: bool = True, register: bool = True) -> str:
+    """What `dvc repro` leaves on main: gate records, run.json, dvc.lock; a new registry version. Returns it."""
+    (repo / "models").mkdir(exist_ok=True)
+    (repo / "model-src").mkdir(exist_ok=True)
+    version = str(client(repo).create_model_version("clf", str(repo / "model-src")).version)
+    files = {
+        "gates/raw.json": json.dumps({"gate": "raw", "passed": True, "checks": []}),
+        "gates/model.json": json.dumps(
+            {"gate": "model", "passed": passed, "checks": [{"name": "threshold accuracy", "success": passed}]}
+        ),
+        "models/run.json": json.dumps({"registered_model": "clf", "model_version": str(version)}),
+    }
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    lock = {
+        "schema": "2.0",
+        "stages": {
+            "raw_gate": {
+                "deps": [{"path": "data/raw/x.csv", "md5": md5("raw")}],
+                "outs": [{"path": "gates/raw.json", "md5": md5(files["gates/raw.json"])}],
+            },
+            "train": {
+                "deps": [{"path": "data/prepared/train.csv", "md5": md5(TRAIN)}],
+                "outs": [
+                    {"path": "models/model", "md5": md5(model) + ".dir"},
+                    {"path": "models/run.json", "md5": md5(files["models/run.json"])},
+                ],
+            },
+            "model_gate": {"outs": [{"path": "gates/model.json", "md5": md5(files["gates/model.json"])}]},
+        },
+    }
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
+    git(repo, "checkout", "-q", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", f"train {model}")
+    if register:
+        assert main(["register"]) == 0
+    return str(version)
+
+
+def merge(repo: Path, source: str, env: str) -> None:
+    git(repo, "checkout", "-q", env)
+    git(repo, "merge", "-q", "--no-ff", "-m", f"Merge {source} into {env}", source)
+
+
+def promote(env: str, *args: str) -> int:
+    return main(["promote", "--env", env, "--no-image", *args])
+
+
+def alias(repo: Path, env: str) -> str | None:
+    try:
+        return str(client(repo).get_model_version_by_alias("clf", env).version)
+    except Exception:
+        return None
+
+
+def head(repo: Path) -> str:
+    return git(repo, "rev-parse", "HEAD")
+
+
+def test_register_tags_the_version_with_the_identity_from_dvc_lock(repo):
+    version = train(repo, "m1")
+    tags = client(repo).get_model_version("clf", version).tags
+    assert tags[releases.CONTENT_TAG] == md5("m1")
+    assert tags[releases.DATA_TAG] == f"data/prepared/train.csv={md5(TRAIN)} data/raw/x.csv={md5('raw')}"
+    assert json.loads(tags[releases.GATES_TAG]) == {"raw": True, "model": True}
+
+
+def test_promote_moves_the_alias_and_commits_the_record_once(repo, capsys):
+    version = train(repo, "m1")
+    merge(repo, "main", "staging")
+    merged = head(repo)
+    assert promote("staging") == 0
+    assert alias(repo, "staging") == version
+    record = json.loads((repo / "releases/staging/release.json").read_text())
+    assert record["kind"] == "promotion" and record["model_version"] == version
+    assert record["content_hash"] == md5("m1") and record["code_sha"] == merged and record["actor"] == "tester"
+    assert record["gates"]["model"]["passed"] and record["gates"]["drift"]["passed"]
+    assert releases.SKIP_MARKER in git(repo, "log", "-1", "--format=%s")
+    assert git(repo, "status", "--porcelain") == ""
+    released = head(repo)
+    # The same promotion again changes nothing: no commit, no registry write.
+    assert promote("staging") == 0
+    assert head(repo) == released
+    assert "nothing to do" in capsys.readouterr().out
+
+
+def test_production_only_after_staging(repo, capsys):
+    version = train(repo, "m1")
+    merge(repo, "main", "production")
+    before = head(repo)
+    assert promote("production") == 1
+    assert "never released to 'staging'" in capsys.readouterr().err
+    assert alias(repo, "production") is None and head(repo) == before
+    merge(repo, "main", "staging")
+    assert promote("staging") == 0
+    merge(repo, "staging", "production")
+    assert promote("production") == 0
+    assert alias(repo, "production") == version
+    assert json.loads((repo / "releases/production/release.json").read_text())["model_version"] == version
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("failed gate", "the model gate failed (threshold accuracy)"),
+        ("tampered record", "not this artifact's record"),
+        ("unregistered", "no artifact for this commit's content"),
+    ],
+)
+def test_refusals_change_nothing(repo, capsys, case, says):
+    train(repo, "m1", passed=case != "failed gate", register=case != "unregistered")
+    if case == "tampered record":
+        (repo / "gates/raw.json").write_text(json.dumps({"gate": "raw", "passed": True, "checks": [1]}))
+        git(repo, "commit", "-qam", "edit a gate record by hand")
+    merge(repo, "main", "staging")
+    before = head(repo)
+    assert promote("staging") == 1
+    assert says in capsys.readouterr().err
+    assert alias(repo, "staging") is None and head(repo) == before
+    assert not (repo / "releases").exists()
+
+
+def test_drift_between_training_and_reference_data_refuses(repo, capsys):
+    train(repo, "m1")
+    merge(repo, "main", "staging")
+    shifted = "x,y\n" + "".join(f"{5 + i % 5},{i % 2}\n" for i in range(200))
+    (repo / "data/reference/staging.csv").write_text(shifted)
+    assert promote("staging") == 1
+    err = capsys.readouterr().err
+    assert "drift gate" in err and "'x'" in err
+    assert alias(repo, "staging") is None
+
+
+def test_a_held_lock_refuses(repo, capsys):
+    import time
+
+    train(repo, "m1")
+    merge(repo, "main", "staging")
+    client(repo).set_registered_model_tag("clf", "modelrail.lock.staging", f"abc {int(time.time())} someone")
+    assert promote("staging") == 1
+    assert "another release of 'staging' is under way (by someone" in capsys.readouterr().err
+    assert alias(repo, "staging") is None
+
+
+def test_a_registry_failure_midway_leaves_the_alias_and_the_branch_unchanged(repo, capsys, monkeypatch):
+    from mlflow import MlflowClient
+
+    v1 = train(repo, "m1")
+    merge(repo, "main", "staging")
+    assert promote("staging") == 0
+    train(repo, "m2")
+    merge(repo, "main", "staging")
+    before = head(repo)
+
+    def broken(self, *args):
+        raise ConnectionError("registry went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MlflowClient, "set_model_version_tag", broken)
+        assert promote("staging") == 1
+    err = capsys.readouterr().err
+    assert "registry went away" in err and "re-run `modelrail promote --env staging`" in err
+    assert alias(repo, "staging") == v1 and head(repo) == before
+    assert json.loads((repo / "releases/staging/release.json").read_text())["model_version"] == v1
+    assert promote("staging") == 0
+    assert alias(repo, "staging") != v1
+
+
+def test_rollback_restores_the_previous_release_and_can_reject(repo, capsys):
+    v1 = train(repo, "m1")
+    merge(repo, "main", "staging")
+    assert promote("staging") == 0
+    v2 = train(repo, "m2")
+    merge(repo, "main", "staging")
+    assert promote("staging") == 0
+    assert alias(repo, "staging") == v2
+    assert main(["rollback", "--env", "staging", "--no-image", "--reject"]) == 0
+    assert alias(repo, "staging") == v1
+    record = json.loads((repo / "releases/staging/release.json").read_text())
+    assert record["kind"] == "rollback" and record["model_version"] == v1
+    assert record["rolled_back_from"]["model_version"] == v2
+    assert len(releases.history(repo, "staging")) == 3
+    assert releases.REJECTED_TAG in client(repo).get_model_version("clf", v2).tags
+    # The rejected version is refused until someone overrides on purpose.
+    train(repo, "m2-again", register=False)
+    git(repo, "revert", "--no-edit", "HEAD")
+    merge(repo, "main", "staging")
+    capsys.readouterr()
+    assert promote("staging") == 1
+    assert "rejected" in capsys.readouterr().err
+    assert promote("staging", "--allow-rejected") == 0
+    assert alias(repo, "staging") == v2
+
+
+def test_git_revert_of_a_promotion_brings_back_the_previous_release(repo):
+    v1 = train(repo, "m1")
+    merge(repo, "main", "staging")
+    assert promote("staging") == 0
+    train(repo, "m2")
+    merge(repo, "main", "staging")
+    merge_commit = head(repo)
+    assert promote("staging") == 0
+    git(repo, "revert", "--no-edit", "-m", "1", merge_commit)
+    assert promote("staging") == 0
+    assert alias(repo, "staging") == v1
+    assert json.loads((repo / "releases/staging/release.json").read_text())["kind"] == "rollback"
+
+
+def test_rollback_to_a_version_never_released_there_refuses(repo, capsys):
+    train(repo, "m1")
+    merge(repo, "main", "staging")
+    assert promote("staging") == 0
+    assert main(["rollback", "--env", "staging", "--no-image", "--to", "9"]) == 1
+    assert "never released to 'staging'" in capsys.readouterr().err
+
+
+def test_promote_outside_the_environment_branch_is_a_usage_error(repo, capsys):
+    train(repo, "m1")
+    assert promote("staging") == 2
+    assert "git checkout staging" in capsys.readouterr().err
+
+
+def test_manifests_pin_the_image_by_digest(repo):
+    record = {"model_version": "3", "content_hash": "abc"}
+    files = releases.render_manifests(repo, "staging", "reg/clf@sha256:" + "0" * 64, record)
+    deployment = yaml.safe_load(files[repo / "deploy/staging/deployment.yaml"].split("\n", 1)[1])
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "reg/clf@sha256:" + "0" * 64
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["modelrail.dev/model-version"] == "3"

@@ -1,0 +1,142 @@
+"""`modelrail promote` and `rollback` with the image part: the Docker engine and registry of infra/ (real parts).
+
+In CI a missing engine fails these tests; elsewhere they skip with the reason (as tests/test_containerize.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import tarfile
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from test_promote import alias, client, empty_registry, git, head, md5, merge, repo, train  # noqa: F401
+
+from modelrail import releases
+from modelrail.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """Start (or reuse) infra/'s engine and registry; stop nothing. A missing engine fails in CI, skips elsewhere."""
+    proc = subprocess.run([str(ROOT / "infra/docker-up.sh")], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        reason = f"no Docker engine: infra/docker-up.sh failed: {proc.stderr.strip().splitlines()[-1:]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines() if line.startswith("export ")
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in exports.items():
+            patch.setenv(name, value)
+        import docker
+
+        yield docker.from_env(), f"{exports['MODELRAIL_REGISTRY']}/promote-{uuid.uuid4().hex[:8]}"
+
+
+def push_model_image(engine, model: str) -> str:
+    """A one-file image labelled with the model's content hash, pushed as <namespace>/clf:model-<hash>.
+
+    Each test uses its own model names: the namespace is shared by the module.
+    """
+    docker_client, namespace = engine
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        body = model.encode()
+        info = tarfile.TarInfo("model.txt")
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+    content = md5(model)
+    repository = f"{namespace}/clf"
+    docker_client.api.import_image_from_data(
+        data.getvalue(),
+        repository=repository,
+        tag=f"model-{content}",
+        changes=[f"LABEL {releases.IMAGE_MODEL_LABEL}={content}"],
+    )
+    for _ in docker_client.api.push(repository, tag=f"model-{content}", stream=True, decode=True):
+        pass
+    return releases.registry_digest(docker_client, f"{repository}:model-{content}")
+
+
+def promote(engine, env: str) -> int:
+    return main(["promote", "--env", env, "--registry", engine[1]])
+
+
+@pytest.fixture
+def image_repo(repo):  # noqa: F811
+    (repo / "modelrail.yaml").write_text((repo / "modelrail.yaml").read_text().split("promotion:")[0])
+    git(repo, "commit", "-qam", "no reference data")
+    return repo
+
+
+def test_promote_tags_the_image_and_pins_the_manifest_by_digest(engine, image_repo, capsys):
+    work = image_repo
+    digest = push_model_image(engine, "m1")
+    version = train(work, "m1")
+    merge(work, "main", "staging")
+    assert promote(engine, "staging") == 0
+    repository = f"{engine[1]}/clf"
+    assert releases.registry_digest(engine[0], f"{repository}:staging") == digest
+    assert releases.registry_digest(engine[0], f"{repository}:model-{md5('m1')}") == digest
+    record = json.loads((work / "releases/staging/release.json").read_text())
+    assert record["image"]["digest"] == digest and record["model_version"] == version
+    deployment = yaml.safe_load((work / "deploy/staging/deployment.yaml").read_text())
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == f"{repository}@{digest}"
+    released = head(work)
+    assert promote(engine, "staging") == 0
+    assert head(work) == released and "nothing to do" in capsys.readouterr().out
+
+
+def test_a_failed_step_after_the_image_moved_puts_the_tag_back(engine, image_repo, capsys, monkeypatch):
+    from mlflow import MlflowClient
+
+    work = image_repo
+    first = push_model_image(engine, "m1")
+    v1 = train(work, "m1")
+    merge(work, "main", "staging")
+    assert promote(engine, "staging") == 0
+    push_model_image(engine, "m2")
+    train(work, "m2")
+    merge(work, "main", "staging")
+    before = head(work)
+
+    def broken(self, *args):
+        raise ConnectionError("registry went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MlflowClient, "set_registered_model_alias", broken)
+        assert promote(engine, "staging") == 1
+    err = capsys.readouterr().err
+    assert "was put back to" in err and "re-run `modelrail promote --env staging`" in err
+    assert alias(work, "staging") == v1 and head(work) == before
+    assert releases.registry_digest(engine[0], f"{engine[1]}/clf:staging") == first
+
+
+def test_a_missing_image_refuses_and_rollback_restores_the_old_digest(engine, image_repo, capsys):
+    work = image_repo
+    first = push_model_image(engine, "m3")
+    v1 = train(work, "m3")
+    merge(work, "main", "staging")
+    assert promote(engine, "staging") == 0
+    v2 = train(work, "m4")
+    merge(work, "main", "staging")
+    assert promote(engine, "staging") == 1
+    assert "no image" in capsys.readouterr().err and alias(work, "staging") == v1
+    second = push_model_image(engine, "m4")
+    assert promote(engine, "staging") == 0
+    assert releases.registry_digest(engine[0], f"{engine[1]}/clf:staging") == second
+    assert main(["rollback", "--env", "staging", "--registry", engine[1]]) == 0
+    assert alias(work, "staging") == v1 and v2 != v1
+    assert releases.registry_digest(engine[0], f"{engine[1]}/clf:staging") == first
+    assert first in (work / "deploy/staging/deployment.yaml").read_text()
+    assert client(work).get_model_version("clf", v1).tags[releases.RELEASED_PREFIX + "staging"]
