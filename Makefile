@@ -9,7 +9,8 @@ export GX_ANALYTICS_ENABLED := false
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# The setup action builds modelrail without build isolation in this environment: it needs a current setuptools.
+	$(BIN)/python -m pip install --quiet -c constraints.txt --upgrade pip setuptools
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 

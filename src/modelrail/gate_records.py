@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -64,7 +64,7 @@ def to_record(result: GateResult) -> dict:
             {key: value for key, value in vars(check).items() if value not in (None, {})} for check in result.checks
         ],
         "versions": _versions(result.tools),
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

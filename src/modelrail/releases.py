@@ -14,7 +14,7 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from modelrail.artifact import DATA_PREFIX, MODEL_DIR, MODEL_STAGE, RUN_RECORD, _load_lock
@@ -466,7 +466,7 @@ def actor() -> str:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _first_line(exc: BaseException) -> str:
