@@ -32,7 +32,8 @@ ANSWERS = {
 }
 # fmt: on
 
-SUPPORTED_PYTHON = ("3.10", "3.11", "3.12", "3.13")
+# The model repo pins numpy, pandas and scikit-learn releases that need Python 3.11 or newer (constraints.txt).
+SUPPORTED_PYTHON = ("3.11", "3.12", "3.13")
 DEVELOPMENT_BRANCHES = ("main", "master")
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
