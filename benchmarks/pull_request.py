@@ -255,7 +255,11 @@ def main() -> None:
             repo = world["repo"]
             e2e.git(repo, "checkout", "-q", "docs")
             github = {"base_ref": "main", "head_ref": "docs", "event_name": "pull_request"}
-            variables = {"MLFLOW_TRACKING_URI": uri, "MODELRAIL_PYTHON_ENV": sys.prefix}
+            variables = {
+                "MLFLOW_TRACKING_URI": uri,
+                "MODELRAIL_PYTHON_ENV": sys.prefix,
+                "MODELRAIL_CONTAINERIZE": "false",
+            }
             try:
                 jobs = run_directly(world, workflow, variables, github)
             finally:

@@ -1,4 +1,5 @@
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,39 @@ def suite(workdir) -> Path:
 def leftovers(directory: Path) -> list[str]:
     """Temporary files an interrupted or failed write would leave behind."""
     return sorted(p.name for p in directory.rglob("*.tmp"))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def docker_infra() -> dict[str, str]:
+    """Start (or reuse) infra/'s engine, registry and base image, and export their settings; stop nothing.
+
+    In CI a missing engine fails the run; elsewhere the tests that need it skip with the reason.
+    """
+    proc = subprocess.run([str(ROOT / "infra/docker-up.sh")], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        reason = f"no Docker engine: infra/docker-up.sh failed: {proc.stderr.strip().splitlines()[-1:]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines() if line.startswith("export ")
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in exports.items():
+            patch.setenv(name, value)
+        yield exports
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in a test repository with a fixed identity; a failure fails the test with git's message."""
+    proc = subprocess.run(
+        ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
+    return proc.stdout.strip()

@@ -7,7 +7,6 @@ predictions break the suite, a server that crashes on bad input) reuse that imag
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -147,24 +146,8 @@ def test_the_baked_dockerfile_is_hadolint_clean(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def engine():
-    """Start (or reuse) the engine, registry and base image of infra/; stop nothing, whoever started it.
-
-    In CI a missing engine fails the run; elsewhere these tests skip with the reason.
-    """
-    proc = subprocess.run([str(ROOT / "infra/docker-up.sh")], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        reason = f"no Docker engine: infra/docker-up.sh failed: {proc.stderr.strip().splitlines()[-1:]}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    exports = dict(
-        line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines() if line.startswith("export ")
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in exports.items():
-            patch.setenv(name, value)
-        yield exports
+def engine(docker_infra):
+    return docker_infra
 
 
 def cli(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from conftest import git
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -27,17 +27,6 @@ from act_runner import lean_copy, run_workflow  # noqa: E402
 OWNER, MODELRAIL, VERSION = "acme", "acme/modelrail", "0.1.0"
 CREATE_PR = "peter-evans/create-pull-request@271a8d0340265f705b14b6d32b9829c1cb33d45e"
 RAW = "data/raw/breast_cancer.csv"
-
-
-def git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
-    return proc.stdout.strip()
 
 
 @pytest.fixture(scope="module")

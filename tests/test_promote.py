@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import git
 
 from modelrail import releases
 from modelrail.cli import main
@@ -45,17 +45,6 @@ spec:
         - name: model
           image: placeholder
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", "-c", "user.name=dev", "-c", "user.email=dev@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
-    return proc.stdout.strip()
 
 
 def md5(text: str) -> str:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
 import tarfile
 import uuid
 from pathlib import Path
@@ -24,23 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def engine():
-    """Start (or reuse) infra/'s engine and registry; stop nothing. A missing engine fails in CI, skips elsewhere."""
-    proc = subprocess.run([str(ROOT / "infra/docker-up.sh")], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        reason = f"no Docker engine: infra/docker-up.sh failed: {proc.stderr.strip().splitlines()[-1:]}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    exports = dict(
-        line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines() if line.startswith("export ")
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in exports.items():
-            patch.setenv(name, value)
-        import docker
+def engine(docker_infra):
+    """The Docker client and a fresh image repository on infra/'s registry."""
+    import docker
 
-        yield docker.from_env(), f"{exports['MODELRAIL_REGISTRY']}/promote-{uuid.uuid4().hex[:8]}"
+    return docker.from_env(), f"{docker_infra['MODELRAIL_REGISTRY']}/promote-{uuid.uuid4().hex[:8]}"
 
 
 def push_model_image(engine, model: str) -> str:
