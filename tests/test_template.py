@@ -30,6 +30,7 @@ def expected_files(package: str) -> set[str]:
         ".dvcignore",
         ".github/workflows/monitor.yml",
         ".github/workflows/promote.yml",
+        ".github/workflows/publish.yml",
         ".github/workflows/pull-request.yml",
         ".github/workflows/template-update.yml",
         ".github/zizmor.yml",

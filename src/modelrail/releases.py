@@ -108,20 +108,20 @@ def check_gate_records(repo: Path, identity: Identity) -> dict[str, dict]:
         if not file.is_file():
             problems.append(f"{path}: missing (dvc.lock lists it; commit the gate records with dvc.lock)")
             continue
-        actual = md5_of(file)
-        if actual != expected:
-            problems.append(f"{path}: md5 {actual} is not the {expected} dvc.lock recorded: not this artifact's record")
-            continue
         try:
             record = json.loads(file.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
             problems.append(f"{path}: not valid JSON")
             continue
-        passed = record.get("passed") is True
-        results[record.get("gate") or Path(path).stem] = {"path": path, "md5": actual, "passed": passed}
+        # A failed gate first: DVC does not lock a failed stage, so its record never matches dvc.lock either.
+        actual, passed = md5_of(file), record.get("passed") is True
         if not passed:
             failed = [check.get("name") for check in record.get("checks", []) if not check.get("success")]
             problems.append(f"{path}: the {record.get('gate', '?')} gate failed ({', '.join(map(str, failed))})")
+        elif actual != expected:
+            problems.append(f"{path}: md5 {actual} is not the {expected} dvc.lock recorded: not this artifact's record")
+        else:
+            results[Path(path).stem] = {"path": path, "gate": record.get("gate"), "md5": actual, "passed": passed}
     if problems:
         raise Refused("gate records do not clear this artifact:\n  " + "\n  ".join(problems))
     return results
