@@ -185,6 +185,29 @@ def test_build_tags_and_labels_the_image_with_the_artifact_identity(built):
     assert config["User"] == "10001" and config["Healthcheck"]["Test"][0] == "CMD"
 
 
+def test_the_image_keeps_bytecode_only_and_what_serving_reads(built):
+    import docker
+
+    _, image_id, _ = built
+    script = """
+import glob, json, os, ssl, sysconfig, mlflow.pyfunc.scoring_server
+stdlib = sysconfig.get_path("stdlib")
+print(json.dumps({
+    "modules": [json.__file__, mlflow.pyfunc.scoring_server.__file__],
+    "sources": [p for p in glob.glob(stdlib + "/*.py") + glob.glob("/opt/venv/lib/*/site-packages/mlflow/*.py")
+                if not os.path.islink(p)],
+    "pruned": [p for p in ["/var/lib/dpkg/info", "/usr/share/perl5", stdlib + "/test"] if os.path.exists(p)],
+    "dpkg status": os.path.isfile("/var/lib/dpkg/status"),
+    "CA certificates": len(ssl.create_default_context().get_ca_certs()),
+}))
+"""
+    out = docker.from_env().containers.run(image_id, ["python3", "-c", script], network_mode="none", remove=True)
+    facts = json.loads(out.decode().strip().splitlines()[-1])
+    assert all(path.endswith(".pyc") for path in facts["modules"]), facts
+    assert facts["sources"] == [] and facts["pruned"] == [], facts
+    assert facts["dpkg status"] and facts["CA certificates"] > 100, facts
+
+
 def test_smoke_passes_and_records_the_container_gate(built):
     repo, image_id, _ = built
     proc = cli(repo, "containerize", "smoke", "--image", image_id)
