@@ -204,23 +204,23 @@ def main() -> None:
     frame = pd.read_csv(repo / "data/prepared/test.csv").drop(columns=["target"])
     big = frame.sample(n=1000, replace=True, random_state=0)
     one, thousand = payload(frame.head(1)), payload(big)
+    our_port = free_port()
     servers = {
-        "ours": (ours, free_port(), None),
+        "ours": (ours, our_port, {"PORT": str(our_port)}),
         "mlflow": (theirs, MLFLOW_PORT, {"MLFLOW_MODELS_WORKERS": "1"}),
     }
     # Start-to-healthy alternates between the images, and each start waits for the disk to be idle (`sync`): the
     # builds above leave gigabytes of vfs layers to write back, which would slow whichever image started first.
-    starts: dict[str, list[float]] = {"ours": [], "mlflow": []}
+    starts: dict[str, list[float]] = {name: [] for name in servers}
     for _ in range(STARTS):
         for name, (image, port, environment) in servers.items():
             os.sync()
-            env = {"PORT": str(port)} if name == "ours" else environment
-            container, seconds = start(client, image, port, env)
+            container, seconds = start(client, image, port, environment)
             starts[name].append(seconds)
             container.remove(force=True)
     for name, (image, port, environment) in servers.items():
         figures[name]["start to healthy s"] = statistics.median(starts[name])
-        container, _ = start(client, image, port, {"PORT": str(port)} if name == "ours" else environment)
+        container, _ = start(client, image, port, environment)
         try:
             for label, body in (("1 row", one), ("1000 rows", thousand)):
                 times = latencies(port, body, count if label == "1 row" else max(20, count // 4))
