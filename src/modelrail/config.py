@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from modelrail.engines import ENGINES
 from modelrail.errors import ConfigError
 
 NUMBER = "number"
@@ -22,13 +23,17 @@ SCHEMA: dict = {
     "container_registry": STRING,
     "mlflow": {"tracking_uri": STRING, "experiment": STRING, "registered_model": STRING},
     "gates": {
+        # `modelrail gate data`: pandas (default) or spark; `spark:` below says where Spark runs.
+        "data": {"engine": STRING},
         "model": {
             "thresholds": {ANY_KEY: BOUNDS},
             # Against the model version behind the target environment's registry alias (see champion.py).
             "champion": {"tolerance": NUMBER, "metrics": [STRING], "when_missing": STRING},
-        }
+        },
     },
     "drift": {**DRIFT_LIMITS, "bins": NUMBER, "exclude": [STRING], "columns": {ANY_KEY: DRIFT_LIMITS}},
+    # The Spark engine: `master` (default local[*]) and any Spark properties, as strings.
+    "spark": {"master": STRING, "conf": {ANY_KEY: STRING}},
     # `modelrail promote`'s drift gate: training data vs each environment's reference data, `drift:` thresholds.
     "promotion": {"training_data": STRING, "reference_data": {ANY_KEY: STRING}},
 }
@@ -65,6 +70,9 @@ def load_config(path: Path) -> dict:
             raise ConfigError(f"{path}: key 'gates.model.thresholds.{metric}': min is greater than max")
     _check_champion(path, data.get("gates", {}).get("model", {}).get("champion", {}))
     _check_drift(path, data.get("drift", {}))
+    engine = data.get("gates", {}).get("data", {}).get("engine", ENGINES[0])
+    if engine not in ENGINES:
+        raise ConfigError(f"{path}: key 'gates.data.engine' must be one of {', '.join(ENGINES)}, got {engine!r}")
     for name in data.get("promotion", {}).get("reference_data", {}):
         if name not in data["environments"]:
             raise ConfigError(f"{path}: key 'promotion.reference_data.{name}': '{name}' is not an environment")
