@@ -53,9 +53,8 @@ def _drift(args: argparse.Namespace) -> int:
 
     config = _config_path(args.config)
     record = args.record or Path("gates/drift.json")
-    result = drift.run(
-        args.reference, args.current, args.suite, config, record, args.summary or record.with_suffix(".md")
-    )
+    summary = args.summary or record.with_suffix(".md")
+    result = drift.run(args.reference, args.current, args.suite, config, record, summary, args.save_profile)
     return _report(result)
 
 
@@ -267,7 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(handler=_suite_init)
 
     drift = commands.add_parser("drift", help="compare current data with a reference, column by column; gate on it")
-    drift.add_argument("--reference", type=Path, required=True, help="data the model was trained on (file or folder)")
+    drift.add_argument(
+        "--reference",
+        type=Path,
+        required=True,
+        help="data the model was trained on (file or folder), or its profile saved with --save-profile (.json)",
+    )
+    drift.add_argument("--save-profile", type=Path, help="also save the reference's profile here, for later runs")
     drift.add_argument(
         "--current", type=Path, required=True, help="newest data: a CSV/Parquet file or a folder of prediction logs"
     )

@@ -12,8 +12,9 @@ NUMBER = "number"
 STRING = "string"
 ANY_KEY = "*"
 BOUNDS = {"min": NUMBER, "max": NUMBER}
-# Drift: PSI at or above `psi`, or a KS distance at or above `ks` with a p-value below `pvalue`, is drift.
-DRIFT_LIMITS = {"psi": NUMBER, "ks": NUMBER, "pvalue": NUMBER}
+# Drift: PSI at or above `psi`, or a KS distance at or above `ks` with a p-value below `pvalue`, or a share of
+# categorical values never seen in the reference at or above `unseen`, is drift.
+DRIFT_LIMITS = {"psi": NUMBER, "ks": NUMBER, "pvalue": NUMBER, "unseen": NUMBER}
 
 # A nested dict is a mapping with exactly these keys; a list of one type is a list of it.
 SCHEMA: dict = {
@@ -120,7 +121,7 @@ def _check_drift(path: Path, drift: dict) -> None:
     for where, item in limits:
         if "psi" in item and item["psi"] <= 0:
             raise ConfigError(f"{path}: key '{where}.psi' must be greater than 0, got {item['psi']}")
-        for key in ("ks", "pvalue"):
+        for key in ("ks", "pvalue", "unseen"):
             if key in item and not 0 < item[key] <= 1:
                 raise ConfigError(f"{path}: key '{where}.{key}' must be in (0, 1], got {item[key]}")
     bins = drift.get("bins", 10)

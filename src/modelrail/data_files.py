@@ -160,3 +160,64 @@ def check_header(path: Path, names: list[str]) -> None:
 def shorten(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_number(arrow_type) -> bool:
+    """Integer or floating point (not bool): a column drift bins by value ranges."""
+    import pyarrow as pa
+
+    return pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+
+
+def data_set_files(path: Path) -> list[Path]:
+    """A file, or a folder's .csv and .parquet files (logs, partitions) in name order, hidden ones skipped."""
+    if not path.is_dir():
+        read_bytes_check(path)
+        return [path]
+    files = sorted(
+        file
+        for file in path.rglob("*")
+        if file.is_file()
+        and file.suffix.lower() in CSV_SUFFIXES | PARQUET_SUFFIXES
+        and not any(part.startswith((".", "_")) for part in file.relative_to(path).parts)
+    )
+    if not files:
+        raise ConfigError(f"{path}: the folder holds no .csv or .parquet files (point --current at the data)")
+    return files
+
+
+def read_bytes_check(path: Path) -> None:
+    """What read_bytes refuses, without reading the file: an unsupported type, a missing file, a folder."""
+    if path.suffix.lower() not in CSV_SUFFIXES | PARQUET_SUFFIXES:
+        raise ConfigError(f"{path}: unsupported file type '{path.suffix}' (use .csv or .parquet)")
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+
+
+def iter_batches(path: Path, batch_rows: int):
+    """(file, pyarrow RecordBatch) for a file or folder, one batch at a time: memory does not grow with the rows."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    for file in data_set_files(path):
+        if file.stat().st_size == 0:
+            raise DataError(f"{file}: the file is empty")
+        try:
+            if file.suffix.lower() in PARQUET_SUFFIXES:
+                reader = pq.ParquetFile(file).iter_batches(batch_size=batch_rows)
+            else:
+                # Blocks of ~batch_rows short rows; types are inferred from the first block, as pandas's reader does.
+                options = pacsv.ReadOptions(block_size=max(batch_rows * 64, 1 << 20))
+                reader = pacsv.open_csv(file, read_options=options)
+            first = True
+            for batch in reader:
+                if first:
+                    check_header(file, [str(name) for name in batch.schema.names])
+                    first = False
+                if batch.num_rows:
+                    yield file, batch
+        except (pa.ArrowException, OSError) as exc:
+            parquet = file.suffix.lower() in PARQUET_SUFFIXES
+            what = "not a readable Parquet file" if parquet else "malformed or truncated CSV"
+            raise DataError(f"{file}: {what}: {shorten(str(exc).removeprefix('CSV parse error: '))}") from None

@@ -43,5 +43,11 @@ def file_digests(path: Path, chunk: int = 1 << 20) -> dict[str, str]:
 
 def folder_digest(folder: Path, files: list[Path]) -> dict[str, str]:
     """One sha256 for a folder of data files: over each file's relative path and sha256, in name order."""
-    listing = "".join(f"{file.relative_to(folder)} {file_digests(file)['sha256']}\n" for file in sorted(files))
-    return {"sha256": hashlib.sha256(listing.encode()).hexdigest()}
+    return folder_digests(folder, files)[0]
+
+
+def folder_digests(folder: Path, files: list[Path]) -> tuple[dict[str, str], dict[Path, dict[str, str]]]:
+    """folder_digest, and each file's digests on the way (each file is read once)."""
+    each = {file: file_digests(file) for file in sorted(files)}
+    listing = "".join(f"{file.relative_to(folder)} {digest['sha256']}\n" for file, digest in each.items())
+    return {"sha256": hashlib.sha256(listing.encode()).hexdigest()}, each
