@@ -238,7 +238,6 @@ class _Column:
         self.mismatch: str | None = None
         if profile["kind"] == "continuous":
             self.edges, self.fine_edges = np.asarray(profile["edges"]), np.asarray(profile["fine_edges"])
-            self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
             self.fine_counts = np.zeros(len(self.fine_edges) + 1, dtype=np.int64)
         else:
             self.kept = list(profile["values"])[:top]
@@ -268,7 +267,6 @@ class _Column:
                 values = values[finite]
                 present = pc.filter(present, pc.is_finite(present)) if self.profile["kind"] != "continuous" else None
         if self.profile["kind"] == "continuous":
-            self.counts += drift_profile.bin_counts(self.edges, values)
             self.fine_counts += drift_profile.bin_counts(self.fine_edges, values)
             return
         seen = self.profile["values"]
@@ -289,7 +287,8 @@ class _Column:
         if profile["kind"] == "continuous":
             edges = profile["edges"]
             labels = [f"≤ {edge:.4g}" for edge in edges] + [f"> {edges[-1]:.4g}"]
-            ref_counts, cur_counts = list(profile["counts"]), self.counts.tolist()
+            ref_counts = list(profile["counts"])
+            cur_counts = drift_profile.coarse_counts(self.edges, self.fine_edges, self.fine_counts).tolist()
             method = f"PSI ({settings.bins} quantile bins) + KS"
         else:
             labels = list(self.kept)
@@ -349,6 +348,28 @@ def compare(
     profile: dict, reference: Path, current: Path, settings: Settings, batch_rows: int
 ) -> tuple[list[Check], list[ColumnDrift], list[str], dict]:
     """Stream the current data once; one check per reference column, plus one per column with non-finite numbers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Hashing reads the files a second time; in a thread it overlaps with the counting (hashlib releases the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashed = pool.submit(_current_digests, current)
+        checks, compared, notes, rows = _stream(profile, reference, current, settings, batch_rows)
+        combined, each = hashed.result()
+    record = {"path": str(current), "rows": sum(rows.values()), **combined}
+    if current.is_dir():
+        record["files"] = [{"path": str(file), "rows": count, **each[file]} for file, count in rows.items()]
+    return checks, compared, notes, record
+
+
+def _current_digests(current: Path) -> tuple[dict, dict]:
+    if current.is_dir():
+        return folder_digests(current, data_set_files(current))
+    return file_digests(current), {}
+
+
+def _stream(
+    profile: dict, reference: Path, current: Path, settings: Settings, batch_rows: int
+) -> tuple[list[Check], list[ColumnDrift], list[str], dict[Path, int]]:
     wanted = [name for name in profile["columns"] if name not in settings.exclude]
     columns = {name: _Column(name, profile["columns"][name]) for name in wanted}
     first: tuple[Path, list[str]] | None = None
@@ -399,13 +420,7 @@ def compare(
         notes.append(f"Not compared (not in the reference): {', '.join(unexpected)}.")
     if settings.exclude:
         notes.append(f"Excluded by drift.exclude: {', '.join(settings.exclude)}.")
-    if current.is_dir():
-        combined, each = folder_digests(current, list(files))
-        listing = [{"path": str(file), "rows": rows, **each[file]} for file, rows in files.items()]
-        record = {"path": str(current), "rows": sum(files.values()), **combined, "files": listing}
-    else:
-        record = {"path": str(current), "rows": sum(files.values()), **file_digests(current)}
-    return checks, compared, notes, record
+    return checks, compared, notes, files
 
 
 def psi(reference_shares: list[float], current_shares: list[float]) -> float:
