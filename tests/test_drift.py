@@ -317,3 +317,12 @@ def test_a_saved_profile_replaces_the_reference(workdir, reference):
     assert second["inputs"]["reference"]["profile_sha256"] == first["inputs"]["reference"]["profile_sha256"]
     (workdir / "modelrail.yaml").write_text("environments: [production]\ndrift: {bins: 20}\n")
     assert drift("--reference", "profile.json", "--current", str(current)) == 2
+
+
+def test_the_ks_p_value_is_kolmogorovs_limit_distribution():
+    from scipy.stats import kstwobign
+
+    from modelrail.drift import kolmogorov_sf
+
+    for z in (0.1, 0.3, 0.5, 1.0, 1.36, 2.0, 4.0):
+        assert kolmogorov_sf(z) == pytest.approx(kstwobign.sf(z), rel=1e-9, abs=1e-5)
