@@ -326,3 +326,21 @@ def test_the_ks_p_value_is_kolmogorovs_limit_distribution():
 
     for z in (0.1, 0.3, 0.5, 1.0, 1.36, 2.0, 4.0):
         assert kolmogorov_sf(z) == pytest.approx(kstwobign.sf(z), rel=1e-9, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[]", "not a reference profile"),
+        ('{"format": "modelrail drift reference profile", "version": 1, "bins": 10}', "'rows' and 'columns'"),
+        (
+            '{"format": "modelrail drift reference profile", "version": 1, "bins": 10, "rows": 5,'
+            ' "columns": {"size": {"kind": "continuous", "rows": 5}}}',
+            "column 'size': key 'missing' must be a int",
+        ),
+    ],
+)
+def test_a_broken_profile_is_a_config_error(workdir, reference, capsys, text, expected):
+    (workdir / "profile.json").write_text(text)
+    assert drift("--reference", "profile.json", "--current", str(reference)) == 2
+    assert expected in capsys.readouterr().err

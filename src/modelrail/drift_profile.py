@@ -162,8 +162,35 @@ def load(path: Path, bins: int) -> dict:
         raise ConfigError(f"{path}: not a reference profile (not valid JSON: {exc})") from None
     if not isinstance(profile, dict) or profile.get("format") != FORMAT or profile.get("version") != VERSION:
         raise ConfigError(f"{path}: not a reference profile (write one with `modelrail drift --save-profile`)")
+    _check_shape(path, profile)
     if profile.get("bins") != bins:
         raise ConfigError(
             f"{path}: the profile has {profile.get('bins')} bins but drift.bins is {bins} (fix: save the profile again)"
         )
     return profile
+
+
+_KEYS = {
+    "continuous": {"rows": int, "missing": int, "edges": list, "counts": list, "fine_edges": list, "fine_counts": list},
+    "categorical": {"rows": int, "missing": int, "values": dict, "other": int, "complete": bool},
+}
+
+
+def _check_shape(path: Path, profile: dict) -> None:
+    """A profile is a file someone may edit: a wrong shape is a clear error, not a traceback later."""
+    columns = profile.get("columns")
+    if not isinstance(columns, dict) or not columns or not isinstance(profile.get("rows"), int):
+        raise ConfigError(f"{path}: not a reference profile: 'rows' and 'columns' are missing or of the wrong type")
+    for name, column in columns.items():
+        kind = column.get("kind") if isinstance(column, dict) else None
+        if kind not in _KEYS:
+            raise ConfigError(f"{path}: column '{name}': 'kind' must be continuous or categorical")
+        for key, expected in _KEYS[kind].items():
+            if not isinstance(column.get(key), expected):
+                raise ConfigError(f"{path}: column '{name}': key '{key}' must be a {expected.__name__}")
+        if kind == "continuous" and (
+            len(column["counts"]) != len(column["edges"]) + 1
+            or len(column["fine_counts"]) != len(column["fine_edges"]) + 1
+            or not column["edges"]
+        ):
+            raise ConfigError(f"{path}: column '{name}': edges and counts do not match")
