@@ -417,3 +417,11 @@ def test_bake_with_hostile_free_text_stays_inert(tmp_path):
             # GitHub expressions (`${{ ... }}`) in the copied-as-is workflows are not template markup.
             text = re.sub(r"\$\{\{.*?\}\}", "", file.read_text(encoding="utf-8", errors="replace"))
             assert "{{" not in text and "}}" not in text, file
+
+
+def test_only_a_local_template_is_recorded_as_the_modelrail_source(tmp_path):
+    """A template cloned from a URL is cookiecutter's cache, not a checkout: such a repo installs the release."""
+    hook = import_hook("post_gen_project", default_answers(), tmp_path)
+    for template in ("gh:my-org/modelrail", "https://example.com/modelrail.git", "git@example.com:org/modelrail"):
+        assert hook.local_template_folder({"_template": template, "_repo_dir": str(ROOT)}) is None
+    assert hook.local_template_folder({"_template": str(ROOT), "_repo_dir": str(ROOT)}) == ROOT
