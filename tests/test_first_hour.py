@@ -83,3 +83,99 @@ def test_a_repo_baked_from_a_checkout_sets_up_and_runs_its_pipeline_offline(tmp_
         [str(repo / ".venv/bin/python"), "-m", "pip", "show", "-f", "modelrail"], capture_output=True, text=True
     )
     assert shown.returncode == 0 and "modelrail/gate_records.py" in shown.stdout
+
+
+class Terminal:
+    """A command on a pseudo-terminal, driven as a person would: wait for a prompt, type an answer."""
+
+    def __init__(self, args: list[str], cwd: Path) -> None:
+        import pty
+
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=user_env())
+        os.close(slave)
+        self.seen = ""
+
+    def expect(self, pattern: str, timeout: float = 120) -> str:
+        """Read until `pattern` appears in what was printed since the last match; return that text."""
+        import select
+
+        regex = re.compile(pattern)
+        while not (match := regex.search(self.seen)):
+            ready, _, _ = select.select([self.master], [], [], timeout)
+            try:
+                chunk = os.read(self.master, 4096).decode(errors="replace") if ready else ""
+            except OSError:  # the other end closed
+                chunk = ""
+            if not chunk:
+                raise AssertionError(f"no {pattern!r} in:\n{self.seen[-3000:]}")
+            self.seen += chunk
+        text, self.seen = self.seen[: match.end()], self.seen[match.end() :]
+        return text
+
+    def answer(self, prompt: str, text: str) -> str:
+        shown = self.expect(prompt)
+        os.write(self.master, f"{text}\n".encode())
+        return shown
+
+
+def test_modelrail_new_asks_again_on_each_bad_answer_and_bakes_a_valid_repo(tmp_path):
+    term = Terminal([str(BIN / "modelrail"), "new", "--output-dir", str(tmp_path)], cwd=tmp_path)
+    term.answer(r"Project name \(free text\) \[Breast Cancer Classifier\]: ", "Churn Predictor")
+    term.answer(r"Repository name .*\[churn-predictor\]: ", "Churn Predictor!")
+    term.answer(r"! project_slug 'Churn Predictor!' is not a valid slug \(fix: .*\n.*Repository name.*: ", "")
+    # the package name is derived from the slug, and offered only as a valid name
+    term.answer(r"Python package name .*\[churn_predictor\]: ", "")
+    term.answer(r"One-line description .*: ", "")
+    term.answer(r"Author or team name .*: ", "")
+    term.answer(r"Author or team e-mail .*: ", "not-an-email")
+    term.answer(r"! author_email .*\n.*e-mail .*: ", "team@example.com")
+    term.answer(r"GitHub user or organisation .*: ", "")
+    term.answer(r"Python version \(3.11, 3.12 or 3.13\) \[3.11\]: ", "3.9")
+    term.answer(r"! python_version '3.9' is not supported .*\n.*Python version.*: ", "3.12")
+    term.answer(r"Environment branches .*\[staging,production\]: ", "main,prod")
+    term.answer(r"! environments .*development branch.*\n.*Environment branches.*: ", "")
+    term.answer(r"MLflow tracking URI .*: ", "")
+    term.answer(r"DVC remote: .*: ", "inside")
+    term.answer(r"! dvc_remote 'inside' is inside the repository .*\n.*DVC remote: .*: ", "")
+    term.answer(r"Container registry .*: ", "")
+    term.answer(r"modelrail version to pin .*: ", "")
+    term.answer(r"GitHub owner/name of the modelrail repository .*: ", "")
+    repo = tmp_path / "churn-predictor"
+    ending = term.expect(r"make pipeline.*\n")
+    assert term.proc.wait(timeout=60) == 0
+    assert f"Created {repo}. Next:" in ending and "make setup" in ending
+
+    answers = json.loads((repo / ".cookiecutter.json").read_text())
+    assert answers["python_version"] == "3.12" and answers["author_email"] == "team@example.com"
+    assert answers["package_name"] == "churn_predictor" and answers["environments"] == "staging,production"
+    tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True).stdout
+    assert "src/churn_predictor/train.py" in tracked.split()
+    branches = subprocess.run(["git", "branch", "--format=%(refname:short)"], cwd=repo, capture_output=True, text=True)
+    assert sorted(branches.stdout.split()) == ["main", "production", "staging"]
+    dvc_status = [sys.executable, "-m", "dvc", "status", "--cloud"]
+    status = subprocess.run(dvc_status, cwd=repo, capture_output=True, text=True)
+    assert status.returncode == 0 and "in sync" in status.stdout, status.stdout + status.stderr
+
+
+def test_modelrail_new_bakes_next_to_the_template_checkout_not_inside_it(tmp_path):
+    from modelrail import new
+
+    assert new.template_checkout() == ROOT
+    assert new.default_output_dir(ROOT, ROOT / "src") == ROOT.parent
+    assert new.default_output_dir(ROOT, ROOT) == ROOT.parent
+    assert new.default_output_dir(ROOT, tmp_path) == tmp_path
+
+
+def test_a_derived_package_name_is_always_valid(tmp_path):
+    from modelrail import new
+
+    questions = json.loads((ROOT / "cookiecutter.json").read_text())
+    checks = new.load_checks(ROOT, {key: value for key, value in questions.items() if not key.startswith("_")})
+    errors = (checks.AnswerError,)
+    check = checks.ANSWER_CHECKS["package_name"]
+    assert new.package_name_for("churn_predictor", check, errors) == "churn_predictor"
+    for reserved in ("test", "class", "json"):
+        derived = new.package_name_for(reserved, check, errors)
+        check(derived)  # raises if invalid
+        assert derived.startswith(reserved)

@@ -425,3 +425,19 @@ def test_only_a_local_template_is_recorded_as_the_modelrail_source(tmp_path):
     for template in ("gh:my-org/modelrail", "https://example.com/modelrail.git", "git@example.com:org/modelrail"):
         assert hook.local_template_folder({"_template": template, "_repo_dir": str(ROOT)}) is None
     assert hook.local_template_folder({"_template": str(ROOT), "_repo_dir": str(ROOT)}) == ROOT
+
+
+def test_pre_gen_reports_every_bad_answer_at_once(defaults, tmp_path):
+    bad = {"project_slug": "Churn!", "python_version": "3.9", "environments": "main,prod", "author_email": "x"}
+    result = run_pre_gen({**defaults, **bad}, tmp_path)
+
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert sorted(line.split()[1] for line in lines) == sorted(bad), result.stderr
+    assert all(line.startswith("ERROR: ") and "(fix: " in line for line in lines)
+
+
+def test_every_answer_has_its_own_check(defaults, tmp_path):
+    """`modelrail new` checks each answer as it is typed with these; a question without one would go unchecked."""
+    module = import_hook("pre_gen_project", defaults, tmp_path)
+    assert set(module.ANSWER_CHECKS) == set(module.ANSWERS)
