@@ -195,10 +195,12 @@ def _release_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _report(result) -> int:
-    print(result.summary_path.read_text(encoding="utf-8"), end="")
-    for check in result.failures:
-        print(f"ERROR: {result.gate} gate: {check.message}", file=sys.stderr)
-    print(f"Gate record: {result.record_path}")
+    from modelrail.gate_records import render_terminal
+
+    out, failures = render_terminal(result)
+    print("\n".join(out))
+    for _, message in failures:
+        print(f"ERROR: {result.gate} gate: {message}", file=sys.stderr)
     return PASSED if result.passed else FAILED
 
 
