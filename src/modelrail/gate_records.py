@@ -86,7 +86,9 @@ def render_summary(result: GateResult) -> str:
     """Markdown for the terminal, $GITHUB_STEP_SUMMARY and the pull-request report: failures first."""
     passed = [check for check in result.checks if check.success]
     heading = "✅ passed" if result.passed else "❌ FAILED"
-    lines = [f"### {result.gate} gate {heading}", "", f"{len(passed)} of {len(result.checks)} checks passed.", ""]
+    # Named by the record: the raw and the feature gates are both data gates, and summaries are read side by side.
+    name = "" if result.record_path.stem == result.gate else f"{result.record_path.stem}: "
+    lines = [f"### {name}{result.gate} gate {heading}", "", f"{len(passed)} of {len(result.checks)} checks passed.", ""]
     if result.failures:
         lines += [*_table(result.failures), ""]
     if passed:
