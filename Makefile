@@ -34,6 +34,9 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/python scripts/demo.py build/demo
 
 test: $(VENV)/.installed
+	@# The guide's browser test needs Chromium: the Debian package, installed when absent as infra/ installs Docker.
+	command -v chromium > /dev/null || [ "$$(id -u)" != 0 ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium > /dev/null; }
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
