@@ -179,3 +179,40 @@ def test_a_derived_package_name_is_always_valid(tmp_path):
         derived = new.package_name_for(reserved, check, errors)
         check(derived)  # raises if invalid
         assert derived.startswith(reserved)
+
+
+def test_the_baked_repo_keeps_its_action_and_python_pins_current_with_dependabot(tmp_path):
+    import yaml
+
+    repo = bake(tmp_path)
+    config = yaml.safe_load((repo / ".github/dependabot.yml").read_text())
+    assert {update["package-ecosystem"] for update in config["updates"]} == {"github-actions", "pip"}
+    schema = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(repo / ".github/dependabot.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+
+
+NODE24 = {  # verified against each action's repository: `git rev-parse <tag>^{commit}`, runs.using node24
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "actions/cache": ("27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5"),
+    "peter-evans/create-pull-request": ("5f6978faf089d4d20b00c7766989d076bb2fc7f1", "v8.1.1"),
+    "marocchino/sticky-pull-request-comment": ("5770ad5eb8f42dd2c4f34da00c94c5381e49af88", "v3.0.5"),
+}
+
+
+def test_every_third_party_action_is_pinned_to_its_node24_release():
+    files = [*ROOT.glob("{{cookiecutter.project_slug}}/.github/workflows/*.yml"), *ROOT.glob("actions/*/action.yml")]
+    files += list(ROOT.glob(".github/workflows/*.yml"))
+    seen = set()
+    for path in files:
+        for name, ref, comment in re.findall(
+            r"uses:\s*([\w.-]+/[\w.-]+)(?:/[\w./-]+)?@(\S+)(?:\s*#\s*(\S+))?", path.read_text()
+        ):
+            if name in NODE24:
+                assert (ref, comment) == NODE24[name], f"{path}: {name}@{ref} # {comment}"
+                seen.add(name)
+    assert seen == set(NODE24)
