@@ -29,6 +29,8 @@ CONTEXT = json.loads(r'''{{ cookiecutter | tojson }}''')
 
 SAMPLE_DATA = "data/raw/breast_cancer.csv"
 MODELRAIL_SOURCE_FILE = ".modelrail-source"
+# The Makefile puts the recorded path inside double quotes in a shell command: nothing a shell would expand there.
+SAFE_PATH_RE = re.compile(r"^[A-Za-z0-9._/+@ -]+$")
 REMOTE_NAME = "local"
 URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://")
 # cookiecutter's built-in abbreviations, expanded so that cruft (plain git) can clone the template.
@@ -209,8 +211,12 @@ def record_modelrail_source(context: dict) -> None:
     """`make setup` installs modelrail from the checkout named in .modelrail-source (untracked: a path on this
     machine) while it exists, so a repository baked from a checkout sets up offline and runs that checkout's code."""
     folder = local_template_folder(context)
-    if folder is not None:
-        Path(MODELRAIL_SOURCE_FILE).write_text(f"{folder}\n", encoding="utf-8")
+    if folder is None:
+        return
+    if not SAFE_PATH_RE.match(str(folder)):
+        print(f"NOTE: {folder} is not recorded as modelrail's source: `make setup` would pass it to a shell.")
+        return
+    Path(MODELRAIL_SOURCE_FILE).write_text(f"{folder}\n", encoding="utf-8")
 
 
 def next_steps(repo: Path) -> str:

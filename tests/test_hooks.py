@@ -441,3 +441,19 @@ def test_every_answer_has_its_own_check(defaults, tmp_path):
     """`modelrail new` checks each answer as it is typed with these; a question without one would go unchecked."""
     module = import_hook("pre_gen_project", defaults, tmp_path)
     assert set(module.ANSWER_CHECKS) == set(module.ANSWERS)
+
+
+def test_a_checkout_path_a_shell_would_expand_is_not_recorded(tmp_path, monkeypatch, capsys):
+    hook = import_hook("post_gen_project", default_answers(), tmp_path)
+    checkout = tmp_path / "$(touch pwned)"
+    checkout.mkdir()
+    for name in ("cookiecutter.json", "pyproject.toml"):
+        (checkout / name).write_text("{}")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.chdir(repo)
+    hook.record_modelrail_source({"_template": str(checkout), "_repo_dir": str(checkout)})
+    assert not (repo / ".modelrail-source").exists()
+    assert "is not recorded" in capsys.readouterr().out
+    hook.record_modelrail_source({"_template": str(ROOT), "_repo_dir": str(ROOT)})
+    assert (repo / ".modelrail-source").read_text() == f"{ROOT}\n"
