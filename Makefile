@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint format bench bench-containerize docs clean
+.PHONY: demo test test-fast mutation lint format bench bench-containerize docs clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# Everything but the slow families (template bakes, the Docker engine, act end-to-end runs): for the edit loop.
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not bake and not docker and not act"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

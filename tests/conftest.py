@@ -31,6 +31,18 @@ def suite(workdir) -> Path:
     return workdir / "suite.json"
 
 
+# A test is in a slow family by what it needs: the fixtures that start the engine or the MLflow server mark it, so a
+# new test that uses them cannot be left out of its family (`make test-fast` deselects bake, docker and act).
+FIXTURE_MARKS = {"docker_infra": "docker", "mlflow_server": "act"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, mark in FIXTURE_MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(mark)
+
+
 def leftovers(directory: Path) -> list[str]:
     """Temporary files an interrupted or failed write would leave behind."""
     return sorted(p.name for p in directory.rglob("*.tmp"))

@@ -129,6 +129,7 @@ def test_predictions_that_differ_name_the_row():
     assert container_smoke.compare(served.astype(float) + 1e-9, served, 1e-6).success
 
 
+@pytest.mark.bake
 def test_the_baked_dockerfile_is_hadolint_clean(tmp_path):
     repo = bake(tmp_path)
     proc = subprocess.run(

@@ -393,6 +393,7 @@ def test_post_gen_does_not_push_to_a_url_remote(defaults, tmp_path):
 # ----------------------------------------------------------------------------------- through cookiecutter itself
 
 
+@pytest.mark.bake
 def test_bake_with_hostile_free_text_stays_inert(tmp_path):
     pytest.importorskip("dvc")
     from cookiecutter.main import cookiecutter

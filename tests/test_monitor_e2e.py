@@ -24,6 +24,8 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "infra/act"))
 from act_runner import lean_copy, run_workflow  # noqa: E402
 
+pytestmark = pytest.mark.act
+
 CREATE_PR = "peter-evans/create-pull-request@271a8d0340265f705b14b6d32b9829c1cb33d45e"
 RAW = "data/raw/breast_cancer.csv"
 

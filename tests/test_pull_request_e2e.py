@@ -29,6 +29,8 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "infra/act"))
 from act_runner import lean_copy, run_workflow  # noqa: E402
 
+pytestmark = pytest.mark.act
+
 WORKFLOW = ".github/workflows/pull-request.yml"
 PR_NUMBER = 7
 

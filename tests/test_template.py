@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from cookiecutter.main import cookiecutter
 
+pytestmark = pytest.mark.bake
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")

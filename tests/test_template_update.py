@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cookiecutter.main import cookiecutter
 from test_template import BIN, ROOT, bake, dvc, run
 
 sys.path.insert(0, str(ROOT / "infra" / "act"))
 from act_runner import lean_copy
+
+pytestmark = pytest.mark.bake
 
 GIT_ID = ["-c", "user.name=Template Team", "-c", "user.email=template@example.com"]
 SLUG = "{{cookiecutter.project_slug}}"
