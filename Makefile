@@ -26,6 +26,14 @@ test: $(VENV)/.installed
 test-fast: $(VENV)/.installed
 	$(BIN)/python -m pytest -m "not bake and not docker and not act"
 
+# Mutation testing of the guarantee modules against the fast tests (slow: not in CI). MUTANTS narrows it, e.g.
+# `make mutation MUTANTS='modelrail.champion*'`. Prints the score and every surviving mutant; docs/testing.md.
+mutation: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,mutation]'
+	rm -rf mutants
+	$(BIN)/mutmut run $(MUTANTS) || true
+	$(BIN)/python scripts/mutation_report.py
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
