@@ -65,6 +65,16 @@ def test_as_good_as_the_champion_within_tolerance_passes(repo, champion):
     assert saved["inputs"]["champion"]["version"] == "1" and saved["inputs"]["champion"]["alias"] == "staging"
     names = [check["name"] for check in saved["checks"]]
     assert names == ["threshold accuracy", "threshold log_loss", "champion accuracy", "champion log_loss"]
+    # What the pull-request report's champion table shows, per metric: this value, the champion's, the change.
+    details = {check["name"]: check["details"] for check in saved["checks"] if check["name"].startswith("champion")}
+    assert details["champion accuracy"] == {
+        "value": 0.915,
+        "champion": 0.92,
+        "tolerance": 0.01,
+        "lower_is_better": False,
+        "delta": pytest.approx(-0.005),
+    }
+    assert details["champion log_loss"]["lower_is_better"] is True and details["champion log_loss"]["delta"] == 0
 
 
 def test_worse_than_the_champion_fails_naming_the_metric(repo, champion, capsys):
@@ -94,6 +104,9 @@ def test_an_unreachable_registry_fails_closed(repo, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "MLflow registry at http://***@127.0.0.1:9 could not be asked for clf@staging" in err
     assert "fails closed" in err and "secret" not in err
+    # The cause, first line only: what was asked and why it could not answer.
+    cause = err.split("could not be asked for clf@staging: ", 1)[1]
+    assert cause.startswith("API request to http://***@127.0.0.1:9/") and "port=9" in cause, cause
     assert record(repo)["passed"] is False
 
 
