@@ -85,6 +85,19 @@ def test_worse_than_the_champion_fails_naming_the_metric(repo, champion, capsys)
     assert record(repo)["passed"] is False
 
 
+@pytest.mark.parametrize("value", [True, "0.95"], ids=["a boolean", "text"])
+def test_a_metric_that_is_not_a_number_cannot_beat_the_champion(repo, champion, capsys, value):
+    assert gate(repo, {"accuracy": value, "log_loss": 0.2}, "--target-env", "staging") == 1
+    checks = {check["name"]: check for check in record(repo)["checks"]}
+    compared = checks["champion accuracy"]
+    assert compared["success"] is False and compared["file"] == "metrics.json"
+    assert compared["message"] == (
+        "metrics.json: metric 'accuracy' is missing or not a number, so it cannot be compared with clf v1 (@staging)"
+    )
+    assert compared["details"]["value"] == value and compared["details"]["champion"] == 0.92
+    assert checks["champion log_loss"]["success"] is True
+
+
 def test_lower_is_better_for_a_metric_with_only_a_max_threshold(repo, champion, capsys):
     assert gate(repo, {"accuracy": 0.95, "log_loss": 0.3}, "--alias", "staging") == 1
     assert "log_loss = 0.3 vs 0.2" in capsys.readouterr().err
