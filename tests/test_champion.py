@@ -98,6 +98,25 @@ def test_a_metric_that_is_not_a_number_cannot_beat_the_champion(repo, champion, 
     assert checks["champion log_loss"]["success"] is True
 
 
+def test_a_champion_without_the_metric_fails_closed(repo, champion):
+    """The champion's run never logged log_loss: nothing to compare with, so the gate cannot pass."""
+    experiment = champion.get_experiment_by_name("e").experiment_id
+    run = champion.create_run(experiment)
+    champion.log_metric(run.info.run_id, "test_accuracy", 0.9)
+    champion.set_terminated(run.info.run_id)
+    version = champion.create_model_version("clf", str(repo / "model"), run_id=run.info.run_id)
+    champion.set_registered_model_alias("clf", "production", version.version)
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.1}, "--target-env", "production") == 1
+    checks = {check["name"]: check for check in record(repo)["checks"]}
+    assert checks["champion accuracy"]["success"] is True
+    missing = checks["champion log_loss"]
+    assert missing["success"] is False and missing["details"]["champion"] is None
+    assert missing["message"] == (
+        f"clf v2 (@production) has no metric 'test_log_loss' on its run {run.info.run_id} "
+        "(fix: its evaluate stage must log it; the gate fails closed)"
+    )
+
+
 def test_lower_is_better_for_a_metric_with_only_a_max_threshold(repo, champion, capsys):
     assert gate(repo, {"accuracy": 0.95, "log_loss": 0.3}, "--alias", "staging") == 1
     assert "log_loss = 0.3 vs 0.2" in capsys.readouterr().err
