@@ -75,13 +75,28 @@ def test_as_good_as_the_champion_within_tolerance_passes(repo, champion):
         "delta": pytest.approx(-0.005),
     }
     assert details["champion log_loss"]["lower_is_better"] is True and details["champion log_loss"]["delta"] == 0
+    messages = {check["name"]: (check["message"], check["file"]) for check in saved["checks"]}
+    assert messages["champion log_loss"] == (
+        "log_loss = 0.2 vs 0.2 for clf v1 (@staging) (+0, tolerance 0.01)",
+        "metrics.json",
+    )
+
+
+def test_worse_by_exactly_the_tolerance_still_passes(repo, champion):
+    """The tolerance is inclusive: 0.45 against 0.2 is worse by exactly 0.25 (exact in binary floating point)."""
+    (repo / "modelrail.yaml").write_text(CONFIG.replace("WHEN", "thresholds-only").replace("0.01", "0.25"))
+    assert gate(repo, {"accuracy": 0.92, "log_loss": 0.45}, "--target-env", "staging") == 0
+    assert gate(repo, {"accuracy": 0.92, "log_loss": 0.4500001}, "--target-env", "staging") == 1
 
 
 def test_worse_than_the_champion_fails_naming_the_metric(repo, champion, capsys):
     # A pull request into main is judged against the first environment's champion.
     assert gate(repo, {"accuracy": 0.85, "log_loss": 0.2}, "--target-env", "main") == 1
     err = capsys.readouterr().err
-    assert "accuracy = 0.85 vs 0.92 for clf v1 (@staging)" in err and "worse than the champion" in err
+    assert (
+        "metrics.json: accuracy = 0.85 vs 0.92 for clf v1 (@staging) (-0.07, tolerance 0.01): "
+        "worse than the champion by more than the tolerance"
+    ) in err
     assert record(repo)["passed"] is False
 
 
@@ -119,7 +134,7 @@ def test_a_champion_without_the_metric_fails_closed(repo, champion):
 
 def test_lower_is_better_for_a_metric_with_only_a_max_threshold(repo, champion, capsys):
     assert gate(repo, {"accuracy": 0.95, "log_loss": 0.3}, "--alias", "staging") == 1
-    assert "log_loss = 0.3 vs 0.2" in capsys.readouterr().err
+    assert "log_loss = 0.3 vs 0.2 for clf v1 (@staging) (+0.1, tolerance 0.01)" in capsys.readouterr().err
 
 
 def test_no_champion_yet_follows_when_missing(repo, champion, capsys):
