@@ -71,3 +71,12 @@ def test_no_thresholds_means_the_gate_cannot_block_and_is_refused(repo, capsys):
     (repo / "modelrail.yaml").write_text("environments: [staging]\n")
     assert gate({"accuracy": 1.0}, repo) == 2
     assert "names no metric" in capsys.readouterr().err
+
+
+def test_a_metric_with_both_bounds_is_held_to_both_and_recorded(repo, capsys):
+    (repo / "modelrail.yaml").write_text(CONFIG.replace("{min: 0.9}", "{min: 0.9, max: 0.99}"))
+    assert gate({"accuracy": 0.995, "log_loss": 0.1}, repo) == 1  # too good to be true: a leak
+    assert "metrics.json: accuracy = 0.995 (wanted >= 0.9 and <= 0.99)" in capsys.readouterr().err
+    check = json.loads((repo / "gates/model.json").read_text())["checks"][0]
+    assert check["details"] == {"threshold": {"min": 0.9, "max": 0.99}, "value": 0.995}
+    assert check["file"] == "metrics.json" and check["success"] is False
