@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import yaml
 from conftest import leftovers
 
 from modelrail.cli import main
@@ -48,7 +49,15 @@ def test_a_metric_outside_its_threshold_fails(repo, capsys, metrics, expected):
     assert gate(metrics, repo) == 1
     err = capsys.readouterr().err
     assert "metrics.json" in err and expected in err
-    assert json.loads((repo / "gates/model.json").read_text())["passed"] is False
+    record = json.loads((repo / "gates/model.json").read_text())
+    assert record["passed"] is False
+    (failed,) = [check for check in record["checks"] if check["success"] is not True]
+    name = failed["name"].removeprefix("threshold ")
+    assert failed["success"] is False and failed["file"] == "metrics.json"
+    assert failed["details"] == {
+        "threshold": yaml.safe_load(CONFIG)["gates"]["model"]["thresholds"][name],
+        "value": metrics.get(name),
+    }
     assert leftovers(repo) == []
 
 
