@@ -16,6 +16,7 @@ COMMANDS = {
     ("containerize", "build"): ([], "container_build"),
     ("containerize", "smoke"): (["--image", "x:1"], "container_smoke"),
     ("containerize", "push"): (["--registry", "127.0.0.1:5000"], "container_push"),
+    ("new",): (["--output-dir", "out"], "new"),
     ("register",): ([], "register"),
     ("promote",): (["--env", "staging"], "promote"),
     ("rollback",): (["--env", "staging", "--to", "3", "--reject"], "rollback"),
