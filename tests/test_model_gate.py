@@ -89,3 +89,8 @@ def test_a_metric_with_both_bounds_is_held_to_both_and_recorded(repo, capsys):
     check = json.loads((repo / "gates/model.json").read_text())["checks"][0]
     assert check["details"] == {"threshold": {"min": 0.9, "max": 0.99}, "value": 0.995}
     assert check["file"] == "metrics.json" and check["success"] is False
+
+
+def test_a_missing_metrics_file_is_a_usage_error_naming_it(repo, capsys):
+    assert main(["gate", "model", "--metrics", "metrics.json"]) == 2
+    assert "metrics.json: no such metrics file (run the evaluate stage first)" in capsys.readouterr().err
