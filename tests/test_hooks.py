@@ -325,7 +325,6 @@ def git_output(repo: Path, *args: str, env: dict[str, str]) -> str:
 
 
 def test_post_gen_builds_the_repository(defaults, tmp_path):
-    pytest.importorskip("dvc")
     marker = tmp_path / "pwned"
     repo = fake_generated_repo(tmp_path)
     env = isolated_git_env(tmp_path)
@@ -362,7 +361,6 @@ def test_post_gen_builds_the_repository(defaults, tmp_path):
 
 
 def test_post_gen_push_failure_exits_with_error(defaults, tmp_path):
-    pytest.importorskip("dvc")
     repo = fake_generated_repo(tmp_path)
     (tmp_path / "remote").write_text("a file where the remote folder should be\n", encoding="utf-8")
     script = render_hook("post_gen_project", {**defaults, "dvc_remote": "../remote"}, tmp_path)
@@ -378,7 +376,6 @@ def test_post_gen_push_failure_exits_with_error(defaults, tmp_path):
 
 
 def test_post_gen_does_not_push_to_a_url_remote(defaults, tmp_path):
-    pytest.importorskip("dvc")
     repo = fake_generated_repo(tmp_path)
     env = isolated_git_env(tmp_path)
     script = render_hook("post_gen_project", {**defaults, "dvc_remote": "s3://bucket/path"}, tmp_path)
@@ -393,8 +390,8 @@ def test_post_gen_does_not_push_to_a_url_remote(defaults, tmp_path):
 # ----------------------------------------------------------------------------------- through cookiecutter itself
 
 
+@pytest.mark.bake
 def test_bake_with_hostile_free_text_stays_inert(tmp_path):
-    pytest.importorskip("dvc")
     from cookiecutter.main import cookiecutter
 
     marker = tmp_path / "pwned"

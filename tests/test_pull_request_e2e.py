@@ -29,6 +29,8 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "infra/act"))
 from act_runner import lean_copy, run_workflow  # noqa: E402
 
+pytestmark = pytest.mark.act
+
 WORKFLOW = ".github/workflows/pull-request.yml"
 PR_NUMBER = 7
 
@@ -224,4 +226,6 @@ def test_a_model_worse_than_the_champion_fails_the_champion_comparison(world):
     body = comment.read_text()
     assert "## modelrail: ❌ champion gate failed" in body
     assert "worse than the champion by more than the tolerance" in body
-    assert f"vs {world['slug']}" not in body or "(@staging)" in body
+    # The failure names what it was compared with: the champion behind the target environment's alias.
+    assert f"### Champion comparison: `{world['slug']}@staging` (version 1)" in body, body
+    assert f" for {world['slug']} v1 (@staging) (" in body, body

@@ -44,7 +44,8 @@ def test_a_passing_pull_request_reports_every_gate_and_sets_outputs(repo, monkey
     text = (repo / "report.md").read_text()
     assert text.startswith("<!-- modelrail-report -->\n## modelrail: ✅ all 2 gates passed")
     assert "| ✅ | raw | `gates/raw.json` | 2 of 2 |" in text
-    assert "2 expectation results unchanged." in text or "3 expectation results unchanged." in text
+    # The data-quality diff counts the raw gate's two expectations; the model gate's threshold is not one.
+    assert "\n2 expectation results unchanged.\n" in text
     assert summary.read_text().strip() == text.strip()
     outputs = output.read_text()
     assert "passed=true\n" in outputs and f"report-path={repo / 'report.md'}\n" in outputs
@@ -59,6 +60,18 @@ def test_a_failed_expectation_shows_base_against_head(repo, capsys):
     assert "## modelrail: ❌ raw gate failed" in text
     assert "| raw | expect_b | area | ✅ | ❌ | column 'area' bad |" in text
     assert "- **raw** `expect_b`: column 'area' bad" in text
+
+
+def test_one_failed_gate_among_passed_ones_fails_the_verdict_in_every_output(repo, monkeypatch):
+    """The overall verdict is the conjunction: exit code, headline and the `passed` output all say failed."""
+    output = repo / "output.txt"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    (repo / "gates/model.json").write_text(record("model", [("threshold accuracy", None, False)]))
+    assert main(["report", "--base", "main", "--out", "report.md"]) == 1
+    text = (repo / "report.md").read_text()
+    assert text.startswith("<!-- modelrail-report -->\n## modelrail: ❌ model gate failed\n")
+    assert "| ✅ | raw | `gates/raw.json` | 2 of 2 |" in text and "| ❌ | model | `gates/model.json` | 0 of 1 |" in text
+    assert "passed=false\n" in output.read_text() and "passed=true" not in output.read_text()
 
 
 def test_a_failed_pipeline_fails_the_report_even_if_records_passed(repo):

@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cookiecutter.main import cookiecutter
 from test_template import BIN, ROOT, bake, dvc, run
 
 sys.path.insert(0, str(ROOT / "infra" / "act"))
 from act_runner import lean_copy
+
+pytestmark = pytest.mark.bake
 
 GIT_ID = ["-c", "user.name=Template Team", "-c", "user.email=template@example.com"]
 SLUG = "{{cookiecutter.project_slug}}"
@@ -55,7 +58,10 @@ def test_cruft_update_brings_a_template_change_and_keeps_the_model_change(tmp_pa
     assert state["template"] == str(template) and state["commit"] == old
     assert state["context"]["cookiecutter"]["project_slug"] == repo.name
     assert ".cruft.json" in run(["git", "ls-files"], repo).stdout
-    assert run([str(BIN / "cruft"), "check"], repo, check=False).returncode != 0, "cruft sees the newer template"
+    # Exit 1 with cruft's own verdict: a crash (a traceback, exit 2 on a usage error) is not "out of date".
+    stale = run([str(BIN / "cruft"), "check"], repo, check=False)
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    assert "FAILURE: Project's cruft is out of date!" in stale.stdout, stale.stdout + stale.stderr
 
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("n_estimators: 200", "n_estimators: 150"))
@@ -71,7 +77,7 @@ def test_cruft_update_brings_a_template_change_and_keeps_the_model_change(tmp_pa
     assert not list(repo.rglob("*.rej")), "the update left conflicts"
     changed = {line[3:] for line in run(["git", "status", "--porcelain"], repo).stdout.splitlines()}
     assert changed == {".cruft.json", "Makefile", "MODEL_CARD.md"}
-    run([str(BIN / "cruft"), "check"], repo)
+    assert "SUCCESS: Good work! Project's cruft is up to date" in run([str(BIN / "cruft"), "check"], repo).stdout
 
     # The updated repository still runs its pipeline (up to the feature gate, to keep the test quick).
     git(repo, "add", "-A")
