@@ -59,6 +59,14 @@ def _pull_request_report(args: argparse.Namespace) -> int:
     return PASSED if result.passed else FAILED
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from modelrail import verify
+
+    record = args.record or Path("gates/verify.json")
+    result = verify.run(Path("."), record, args.summary or record.with_suffix(".md"), args.stage or None)
+    return _report(result)
+
+
 def _containerize_build(args: argparse.Namespace) -> int:
     from modelrail import container_build, step_outputs
 
@@ -239,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", help="epoch seconds when the pipeline started: records written since then are this run's"
     )
     report.set_defaults(handler=_pull_request_report)
+
+    verify = commands.add_parser(
+        "verify", help="re-hash DVC outputs against dvc.lock and re-derive every gate; compare with the records"
+    )
+    verify.add_argument("--stage", action="append", help="re-derive only this gate stage of dvc.yaml (repeatable)")
+    verify.add_argument("--record", type=Path, help="its own gate record (default: gates/verify.json)")
+    verify.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
+    verify.set_defaults(handler=_verify)
 
     suite = commands.add_parser("suite", help="work with expectation suites").add_subparsers(
         dest="suite", required=True, metavar="ACTION"
