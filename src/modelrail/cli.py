@@ -107,8 +107,20 @@ def _containerize_push(args: argparse.Namespace) -> int:
 
     result = container_push.run(Path("."), args.image, args.registry)
     step_outputs.write({"digest": result.digest, "image": f"{result.repository}@{result.digest}"})
-    print(f"Pushed {', '.join(result.references)}")
+    if result.skipped:
+        print(f"Not pushed: the registry already has {result.references[0]}, kept as it is")
+    else:
+        print(f"Pushed {', '.join(result.references)}")
     print(f"digest={result.digest}")
+    return PASSED
+
+
+def _containerize_published(args: argparse.Namespace) -> int:
+    from modelrail import container_push, step_outputs
+
+    reference, digest = container_push.published(Path("."), args.registry)
+    step_outputs.write({"exists": "true" if digest else "false", "digest": digest or ""})
+    print(f"{reference}: {'in the registry at ' + digest if digest else 'not in the registry'}")
     return PASSED
 
 
@@ -303,12 +315,14 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.set_defaults(handler=_containerize_smoke)
     push = steps.add_parser("push", help="push the image with both tags; print the digest")
     push.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
-    push.add_argument(
-        "--registry",
-        default=os.environ.get("MODELRAIL_REGISTRY") or None,
-        help="registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)",
-    )
+    push_registry = "registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)"
+    push.add_argument("--registry", default=os.environ.get("MODELRAIL_REGISTRY") or None, help=push_registry)
     push.set_defaults(handler=_containerize_push)
+    published = steps.add_parser(
+        "published", help="is model-<content hash> already in the registry? (outputs exists, digest)"
+    )
+    published.add_argument("--registry", default=os.environ.get("MODELRAIL_REGISTRY") or None, help=push_registry)
+    published.set_defaults(handler=_containerize_published)
 
     register = commands.add_parser("register", help="tag the trained model version with its content identity")
     register.set_defaults(handler=_register)

@@ -16,6 +16,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,18 +146,65 @@ def _rederive(repo: Path, stages: list[Stage], replace: bool) -> list[Check]:
         scratch = Path(scratch_name).resolve()
         _populate(repo, scratch, stages, produced)
         env = {**os.environ, "MODEL_REPO_ROOT": str(scratch), REDERIVE_ENV: "1"}
+        plan_json = json.dumps([{"name": stage.name, "cmd": stage.cmd, "gate": stage.is_gate} for stage in stages])
+        # One child process in the scratch folder runs them all, so great_expectations is imported once, not once
+        # per gate, and this process keeps its working directory.
+        proc = subprocess.run(
+            [sys.executable, "-c", "from modelrail.verify import run_here; run_here()"],
+            input=plan_json,
+            cwd=scratch,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        try:
+            outcomes = {item["name"]: item for item in json.loads(proc.stdout.strip().splitlines()[-1])}
+        except (IndexError, ValueError, TypeError, KeyError):
+            tail = (proc.stderr or proc.stdout).strip()[-600:]
+            return [Check("re-run stages", False, f"the re-derivation stopped unexpectedly: {tail}")]
         checks: list[Check] = []
         for stage in stages:
-            proc = subprocess.run(stage.cmd, shell=True, cwd=scratch, env=env, capture_output=True, text=True)
-            if not stage.is_gate and proc.returncode != 0:
-                tail = (proc.stderr or proc.stdout).strip()[-600:]
-                checks.append(Check(f"re-run {stage.name}", False, f"stage {stage.name} failed: {tail}"))
-                return checks
-            for record in stage.records if stage.is_gate else []:
-                checks.append(_compare(repo, scratch, stage, record, replace))
-            if stage.is_gate and proc.returncode != 0:
-                break  # as `dvc repro` would: nothing downstream of a failed gate runs
+            outcome = outcomes.get(stage.name)
+            if outcome is None:
+                break  # as `dvc repro` would: nothing downstream of a failed gate ran
+            if not stage.is_gate and outcome["returncode"] != 0:
+                message = f"stage {stage.name} failed when re-run: {outcome['output']}"
+                checks.append(Check(f"re-run {stage.name}", False, message))
+                break
+            if stage.is_gate:
+                checks += [_compare(repo, scratch, stage, record, replace) for record in stage.records]
         return checks
+
+
+def run_here() -> None:
+    """In the scratch folder: run the stages read from stdin in order, stop after a failure, print JSON outcomes.
+
+    `modelrail gate ...` commands run in this process; other commands run in a shell, as DVC runs them.
+    """
+    import contextlib
+    import io
+
+    from modelrail import cli
+
+    outcomes = []
+    for stage in json.loads(sys.stdin.read()):
+        output = io.StringIO()
+        if stage["gate"]:
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                try:
+                    returncode = cli.main(shlex.split(stage["cmd"])[1:])
+                except SystemExit as exc:  # argparse: a malformed gate command in dvc.yaml
+                    returncode = exc.code if isinstance(exc.code, int) else 2
+                except Exception as exc:  # reported as the stage's failure, like a crashed command
+                    returncode, _ = 3, output.write(f"{type(exc).__name__}: {exc}")
+        else:
+            proc = subprocess.run(stage["cmd"], shell=True, capture_output=True, text=True)
+            returncode = proc.returncode
+            output.write(proc.stderr or proc.stdout)
+        outcomes.append({"name": stage["name"], "returncode": returncode, "output": output.getvalue()[-600:]})
+        if returncode != 0:
+            break
+    print(json.dumps(outcomes))
 
 
 def _populate(repo: Path, scratch: Path, stages: list[Stage], produced: set[str]) -> None:
