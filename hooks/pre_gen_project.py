@@ -22,6 +22,7 @@ ANSWERS = {
     "author_name": json.loads(r'''{{ cookiecutter.author_name | tojson }}'''),
     "author_email": json.loads(r'''{{ cookiecutter.author_email | tojson }}'''),
     "github_owner": json.loads(r'''{{ cookiecutter.github_owner | tojson }}'''),
+    "code_owners": json.loads(r'''{{ cookiecutter.code_owners | tojson }}'''),
     "python_version": json.loads(r'''{{ cookiecutter.python_version | tojson }}'''),
     "environments": json.loads(r'''{{ cookiecutter.environments | tojson }}'''),
     "mlflow_tracking_uri": json.loads(r'''{{ cookiecutter.mlflow_tracking_uri | tojson }}'''),
@@ -39,6 +40,8 @@ SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 ENVIRONMENT_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+# A CODEOWNERS owner: @user, @org/team or an e-mail address.
+CODE_OWNER_RE = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 GITHUB_OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")
 REPOSITORY_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/[A-Za-z0-9._-]+$")
 REGISTRY_RE = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
@@ -196,6 +199,17 @@ def check_identifiers(answers: dict) -> None:
         )
 
 
+def check_code_owners(value: str) -> None:
+    """The owners written into .github/CODEOWNERS for the files that define the gates; GitHub ignores a bad one."""
+    fix = "give @user, @org/team or e-mail owners separated by spaces, e.g. @my-org/ml-reviewers"
+    owners = value.split(" ")
+    if not value.strip() or any(not owner for owner in owners):
+        raise AnswerError("code_owners", f"{value!r} is empty or has extra spaces", fix)
+    for owner in owners:
+        if not (CODE_OWNER_RE.match(owner) or EMAIL_RE.match(owner)):
+            raise AnswerError("code_owners", f"{owner!r} is not a GitHub user, team or e-mail address", fix)
+
+
 def validate(answers: dict) -> None:
     """Run every check; the first problem found is raised as an AnswerError."""
     for key, value in answers.items():
@@ -210,6 +224,7 @@ def validate(answers: dict) -> None:
     check_tracking_uri(answers["mlflow_tracking_uri"])
     check_dvc_remote(answers["dvc_remote"])
     check_identifiers(answers)
+    check_code_owners(answers["code_owners"])
 
 
 def main() -> int:

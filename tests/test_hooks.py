@@ -158,6 +158,11 @@ INVALID = [
     ("dvc_remote", "s3:/bucket"),
     ("github_owner", "-org"),
     ("github_owner", "my org"),
+    ("code_owners", ""),
+    ("code_owners", "my-org"),
+    ("code_owners", "@my-org  @other"),
+    ("code_owners", "@my-org\n* @attacker"),
+    ("code_owners", "@-bad/team"),
     ("container_registry", "GHCR.io/Org"),
     ("container_registry", "ghcr.io/my org"),
     ("modelrail_version", "latest"),
@@ -194,6 +199,8 @@ VALID = [
     ("author_name", 'O\'Brien "The Modeller"'),
     ("modelrail_version", "1.2.3rc1"),
     ("github_owner", "My-Org"),
+    ("code_owners", "@my-org/ml-reviewers @alice"),
+    ("code_owners", "reviewers@example.com"),
 ]
 
 

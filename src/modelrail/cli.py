@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from modelrail import __version__
-from modelrail.errors import ModelrailError
+from modelrail.errors import ConfigError, ModelrailError
 
 PASSED, FAILED = 0, 1
 
@@ -121,6 +121,17 @@ def _containerize_published(args: argparse.Namespace) -> int:
     reference, digest = container_push.published(Path("."), args.registry)
     step_outputs.write({"exists": "true" if digest else "false", "digest": digest or ""})
     print(f"{reference}: {'in the registry at ' + digest if digest else 'not in the registry'}")
+    return PASSED
+
+
+def _template_check(args: argparse.Namespace) -> int:
+    from modelrail import template_answers
+
+    try:
+        count = template_answers.check(args.file)
+    except template_answers.MarkupError as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"{args.file}: {count} answers, none holds template markup")
     return PASSED
 
 
@@ -323,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     published.add_argument("--registry", default=os.environ.get("MODELRAIL_REGISTRY") or None, help=push_registry)
     published.set_defaults(handler=_containerize_published)
+
+    template = commands.add_parser("template", help="work with the template the repository was made from")
+    template_steps = template.add_subparsers(dest="step", required=True, metavar="ACTION")
+    template_check = template_steps.add_parser(
+        "check", help="refuse template markup in .cruft.json's answers (run before `cruft update`)"
+    )
+    template_check.add_argument("--file", type=Path, default=Path(".cruft.json"), help="default: .cruft.json")
+    template_check.set_defaults(handler=_template_check)
 
     register = commands.add_parser("register", help="tag the trained model version with its content identity")
     register.set_defaults(handler=_register)
