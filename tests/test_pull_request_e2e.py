@@ -97,8 +97,8 @@ def world(mlflow_server):
         shutil.rmtree(world["tmp"], ignore_errors=True)
 
 
-def open_pull_request(world, branch: str, change, message: str, new_branch: bool = True):
-    """Commit `change(repo)` on `branch` (from main), push it, and run pull-request.yml with act for it."""
+def open_pull_request(world, branch: str, change, message: str, new_branch: bool = True, job: str | None = None):
+    """Commit `change(repo)` on `branch` (from main), push it, and run pull-request.yml (or one `job`) with act."""
     repo, tmp = world["repo"], world["tmp"]
     git(repo, "checkout", "-q", *(["-b", branch, "main"] if new_branch else [branch]))
     change(repo)
@@ -142,6 +142,7 @@ def open_pull_request(world, branch: str, change, message: str, new_branch: bool
             "MODELRAIL_CONTAINERIZE": "false",
         },
         workflow=WORKFLOW,
+        job=job,
         timeout=900,
         act=act_executable(),
     )
@@ -225,3 +226,32 @@ def test_a_model_worse_than_the_champion_fails_the_champion_comparison(world):
     assert "## modelrail: ❌ champion gate failed" in body
     assert "worse than the champion by more than the tolerance" in body
     assert f"vs {world['slug']}" not in body or "(@staging)" in body
+
+
+def test_attack_1_a_forged_gate_record_is_refused_by_the_validate_action(world):
+    """Issue 12, attack 1: bad raw data committed with the old, passing gate records and a dvc.lock to match."""
+
+    def forge(repo):
+        raw = repo / "data/raw/breast_cancer.csv"
+        lines = raw.read_text().splitlines()
+        lines[5] = "-999," + lines[5].split(",", 1)[1]
+        raw.write_text("\n".join(lines) + "\n")
+        # `dvc repro` would stop at raw_gate (test_verify.py shows it); the attacker keeps the old records instead.
+        git(repo, "checkout", "--", "gates/")
+        dvc(repo, world["uri"], "add", "data/raw/breast_cancer.csv")
+        dvc(repo, world["uri"], "commit", "-f")
+        dvc(repo, world["uri"], "push")
+        assert "up to date" in dvc(repo, world["uri"], "status").stdout
+
+    before = len(world["client"].search_model_versions(f"name='{world['slug']}'"))
+    # Only the validate job: the test job's data contract would refuse -999 first, and a pull request can edit
+    # that job away; the validate action, pinned to this repository, is what must hold.
+    run, _ = open_pull_request(world, "forged", forge, "Refresh the sample data", job="validate")
+    assert run.returncode != 0
+    assert run.job_results["validate"] == "failure"
+    assert run.outputs("validate")["validate"]["passed"] == "false"
+    summary = run.summary("validate")
+    assert "gates/raw.json is not what gate raw_gate computes from the content: passed: true -> false" in summary
+    report = summary[summary.index("<!-- modelrail-report -->") :]
+    assert "## modelrail: ❌" in report and "| ❌ | raw |" in report and "| ✅ | raw |" not in report
+    assert len(world["client"].search_model_versions(f"name='{world['slug']}'")) == before, "it registered"
