@@ -107,7 +107,7 @@ def _policy(base: str | None, base_rev: str | None) -> list[str]:
 
 
 def _context(base: str | None, base_rev: str | None, model_uri: str, content_hash: str) -> list[str]:
-    head = _git("rev-parse", "--short", "HEAD") or "working tree"
+    head = (_git("rev-parse", "--short", "HEAD") or "").strip() or "working tree"
     against = f" against `{base}` ({base_rev[:7]})" if base_rev else (f" (base `{base}` not found)" if base else "")
     lines = [f"Commit `{head}`{against}."]
     if model_uri:
