@@ -107,6 +107,7 @@ def test_defaults_are_derived(defaults):
     assert defaults["package_name"] == "breast_cancer_classifier"
     assert defaults["dvc_remote"] == "../breast-cancer-classifier-dvc-remote"
     assert defaults["container_registry"] == "ghcr.io/my-org"
+    assert defaults["code_owners"] == "@my-org"
 
 
 INVALID = [

@@ -129,3 +129,14 @@ def test_template_update_runs_cruft_without_a_write_token(tmp_path):
     scripts = " ".join(step.get("run", "") for step in pull_request["steps"])
     assert "cruft" not in scripts and "pip install" not in scripts and "python" not in scripts
     assert pull_request["steps"][0]["with"]["persist-credentials"] is False
+
+
+def test_the_files_that_define_the_gates_have_code_owners(tmp_path):
+    repo = bake(tmp_path, code_owners="@acme/ml-reviewers alice@example.com")
+    owners = {}
+    for line in (repo / ".github/CODEOWNERS").read_text().splitlines():
+        if line and not line.startswith("#"):
+            path, *names = line.split()
+            owners[path] = names
+    gated = ["/modelrail.yaml", "/expectations/", "/dvc.yaml", "/.github/", "/.cruft.json", "/.dvc/config"]
+    assert owners == {path: ["@acme/ml-reviewers", "alice@example.com"] for path in gated}
