@@ -111,6 +111,14 @@ def test_dvc_lock_and_a_dvc_file_that_disagree_are_refused(tiny, capsys):
     assert "data.csv.dvc records md5 0000" in capsys.readouterr().err
 
 
+def test_a_gate_that_cannot_run_when_re_derived_fails_with_its_error(tiny, capsys):
+    # suite.json is `{}`: the gate exits 2 (configuration) in the scratch copy, after the copy stage ran there.
+    assert main(["verify"]) == 1
+    err = capsys.readouterr().err
+    assert "stage gate failed when re-run:" in err and "suite.json" in err
+    assert not (tiny / "copy.csv").exists(), "a re-run stage wrote into the work tree"
+
+
 def test_differences_name_the_check_and_the_column():
     old = {"passed": True, "checks": [{"name": "expect_min", "column": "age", "success": True}]}
     new = {"passed": False, "checks": [{"name": "expect_min", "column": "age", "success": False}]}

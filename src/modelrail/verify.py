@@ -116,7 +116,6 @@ def run(
     record_path: Path,
     summary_path: Path,
     only: list[str] | None = None,
-    replace: bool = True,
 ) -> GateResult:
     """Verify integrity, re-derive the gates in a scratch copy, compare; publish gates/verify.json."""
     from modelrail import integrity
@@ -131,13 +130,13 @@ def run(
         checks.append(Check("integrity", True, f"{len(checked)} DVC-tracked outputs hash to dvc.lock"))
         stages = plan(load_stages(repo), only)
         inputs["stages"] = [stage.name for stage in stages]
-        checks += _rederive(repo, stages, replace)
+        checks += _rederive(repo, stages)
     result = GateResult("verify", checks, inputs, record_path, summary_path, tools=("dvc",))
     publish(result)
     return result
 
 
-def _rederive(repo: Path, stages: list[Stage], replace: bool) -> list[Check]:
+def _rederive(repo: Path, stages: list[Stage]) -> list[Check]:
     produced = {out for stage in stages for out in stage.outs}
     # Under .dvc/tmp (git ignores it): on the repository's file system, so the data can be hard-linked, not copied.
     parent = repo / ".dvc" / "tmp"
@@ -167,12 +166,13 @@ def _rederive(repo: Path, stages: list[Stage], replace: bool) -> list[Check]:
             outcome = outcomes.get(stage.name)
             if outcome is None:
                 break  # as `dvc repro` would: nothing downstream of a failed gate ran
-            if not stage.is_gate and outcome["returncode"] != 0:
+            # A gate exits 1 when it fails (its record says why); any other code means it could not run.
+            if outcome["returncode"] not in ((0, 1) if stage.is_gate else (0,)):
                 message = f"stage {stage.name} failed when re-run: {outcome['output']}"
                 checks.append(Check(f"re-run {stage.name}", False, message))
                 break
             if stage.is_gate:
-                checks += [_compare(repo, scratch, stage, record, replace) for record in stage.records]
+                checks += [_compare(repo, scratch, stage, record) for record in stage.records]
         return checks
 
 
@@ -238,7 +238,7 @@ def _link(source, target) -> None:
         shutil.copy2(source, target)
 
 
-def _compare(repo: Path, scratch: Path, stage: Stage, record: str, replace: bool) -> Check:
+def _compare(repo: Path, scratch: Path, stage: Stage, record: str) -> Check:
     name = f"re-derive {stage.name}"
     recomputed = _load(scratch / record)
     if recomputed is None:
@@ -247,7 +247,7 @@ def _compare(repo: Path, scratch: Path, stage: Stage, record: str, replace: bool
     differences = _differences(_stable(committed), _stable(recomputed)) if committed is not None else []
     if committed is None:
         differences = ["the work tree has no such record"]
-    if differences and replace:
+    if differences:
         for out in stage.outs:
             if (scratch / out).is_file():
                 write_atomic(repo / out, (scratch / out).read_text(encoding="utf-8"))
