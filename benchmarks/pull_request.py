@@ -70,19 +70,22 @@ class Context:
 
         def one(match: re.Match) -> str:
             expr = match.group(1)
-            if not CONTEXT_REF.fullmatch(expr):
-                raise ValueError(f"benchmark runner cannot evaluate ${{{{ {expr} }}}}")
-            return self.lookup(expr)
+            if CONTEXT_REF.fullmatch(expr):
+                return self.lookup(expr)
+            return str(self.evaluate(expr))
 
         return EXPRESSION.sub(one, str(text))
 
     def condition(self, text: str) -> bool:
         """An `if:` of the shape these actions use: always(), context refs, '...' literals, ==, !=, &&, ||."""
-        expr = EXPRESSION.sub(lambda m: m.group(1), str(text))
+        return bool(self.evaluate(EXPRESSION.sub(lambda m: m.group(1), str(text))))
+
+    def evaluate(self, expr: str):
+        """An expression of that shape; && and || return an operand, as in GitHub's expressions."""
         expr = CONTEXT_REF.sub(lambda m: repr(self.lookup(m.group(0))), expr)
         expr = expr.replace("always()", "True").replace("success()", "True").replace("failure()", "False")
         expr = expr.replace("&&", " and ").replace("||", " or ")
-        return bool(eval(expr, {"__builtins__": {}}, {}))  # only literals are left
+        return eval(expr, {"__builtins__": {}}, {})  # only literals are left
 
 
 def _children_cpu() -> float:
