@@ -17,6 +17,7 @@ COMMANDS = {
     ("template", "check"): [],
     ("containerize", "smoke"): ["--image", "x:1"],
     ("containerize", "push"): ["--registry", "127.0.0.1:5000"],
+    ("new",): ["--output-dir", "out"],
     ("register",): [],
     ("promote",): ["--env", "staging"],
     ("rollback",): ["--env", "staging", "--to", "3", "--reject"],
