@@ -97,8 +97,8 @@ def world(mlflow_server):
         shutil.rmtree(world["tmp"], ignore_errors=True)
 
 
-def open_pull_request(world, branch: str, change, message: str, new_branch: bool = True, job: str | None = None):
-    """Commit `change(repo)` on `branch` (from main), push it, and run pull-request.yml (or one `job`) with act."""
+def open_pull_request(world, branch: str, change, message: str, new_branch: bool = True):
+    """Commit `change(repo)` on `branch` (from main), push it, and run pull-request.yml with act for it."""
     repo, tmp = world["repo"], world["tmp"]
     git(repo, "checkout", "-q", *(["-b", branch, "main"] if new_branch else [branch]))
     change(repo)
@@ -142,7 +142,6 @@ def open_pull_request(world, branch: str, change, message: str, new_branch: bool
             "MODELRAIL_CONTAINERIZE": "false",
         },
         workflow=WORKFLOW,
-        job=job,
         timeout=900,
         act=act_executable(),
     )
@@ -242,16 +241,23 @@ def test_attack_1_a_forged_gate_record_is_refused_by_the_validate_action(world):
         dvc(repo, world["uri"], "commit", "-f")
         dvc(repo, world["uri"], "push")
         assert "up to date" in dvc(repo, world["uri"], "status").stdout
+        # The test job's data contract would refuse -999 first, and the pull request edits that check away: the
+        # validate action, pinned to this repository, is what must hold.
+        workflow = repo / WORKFLOW
+        text = workflow.read_text()
+        for line in ("          contract-data: data/raw/breast_cancer.csv\n", "          contract-suite: expectations/raw.json\n"):
+            assert line in text
+            text = text.replace(line, "")
+        workflow.write_text(text)
 
     before = len(world["client"].search_model_versions(f"name='{world['slug']}'"))
-    # Only the validate job: the test job's data contract would refuse -999 first, and a pull request can edit
-    # that job away; the validate action, pinned to this repository, is what must hold.
-    run, _ = open_pull_request(world, "forged", forge, "Refresh the sample data", job="validate")
+    run, comment = open_pull_request(world, "forged", forge, "Refresh the sample data")
     assert run.returncode != 0
-    assert run.job_results["validate"] == "failure"
+    assert run.job_results["test"] == "success" and run.job_results["validate"] == "failure", run.job_results
     assert run.outputs("validate")["validate"]["passed"] == "false"
     summary = run.summary("validate")
     assert "gates/raw.json is not what gate raw_gate computes from the content: passed: true -> false" in summary
-    report = summary[summary.index("<!-- modelrail-report -->") :]
-    assert "## modelrail: ❌" in report and "| ❌ | raw |" in report and "| ✅ | raw |" not in report
+    body = comment.read_text()
+    assert body.startswith("<!-- modelrail-report -->\n## modelrail: ❌") and "| ✅ | raw |" not in body
+    assert "| ❌ | raw |" in body
     assert len(world["client"].search_model_versions(f"name='{world['slug']}'")) == before, "it registered"
