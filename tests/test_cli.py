@@ -6,7 +6,7 @@ import pytest
 
 from modelrail.cli import main
 
-# Each command, its required arguments, and the module whose `run` it must reach with them.
+# Each command, its required arguments, and the function it must reach with them (`module` means `module.run`).
 COMMANDS = {
     ("gate", "data"): (["--data", "x.csv", "--suite", "s.json"], "data_gate"),
     ("gate", "model"): (["--metrics", "m.json"], "model_gate"),
@@ -16,6 +16,9 @@ COMMANDS = {
     ("containerize", "build"): ([], "container_build"),
     ("containerize", "smoke"): (["--image", "x:1"], "container_smoke"),
     ("containerize", "push"): (["--registry", "127.0.0.1:5000"], "container_push"),
+    ("containerize", "published"): (["--registry", "127.0.0.1:5000"], "container_push.published"),
+    ("verify",): (["--stage", "raw_gate"], "verify"),
+    ("template", "check"): (["--file", ".cruft.json"], "template_answers.check"),
     ("new",): (["--output-dir", "out"], "new"),
     ("register",): ([], "register"),
     ("promote",): (["--env", "staging"], "promote"),
@@ -38,7 +41,8 @@ def test_every_command_reaches_its_own_module_with_its_arguments(command, workdi
             reached.append((_module, [str(value) for value in flat]))
             raise Reached
 
-        monkeypatch.setattr(importlib.import_module(f"modelrail.{module_name}"), "run", stand_in)
+        module_path, _, function = module_name.partition(".")
+        monkeypatch.setattr(importlib.import_module(f"modelrail.{module_path}"), function or "run", stand_in)
     arguments, module = COMMANDS[command]
     with pytest.raises(Reached):
         main([*command, *arguments])

@@ -239,6 +239,41 @@ def test_push_puts_both_tags_on_the_registry_with_the_printed_digest(built, engi
             assert answer.headers["Docker-Content-Digest"] == digest
 
 
+def test_a_model_tag_the_registry_has_is_never_pushed_again(built, engine, tmp_path):
+    repo, image_id, artifact = built
+    registry = engine["MODELRAIL_REGISTRY"]
+    reference = f"{registry}/{artifact.project}:{artifact.model_tag}"
+    before = cli(repo, "containerize", "push", "--image", image_id, "--registry", registry)
+    digest = before.stdout.strip().splitlines()[-1].removeprefix("digest=")
+    output = tmp_path / "output"
+    output.touch()
+    proc = run(
+        ["env", f"GITHUB_OUTPUT={output}", str(BIN / "modelrail"), "containerize", "published", "--registry", registry],
+        repo,
+    )
+    assert f"{reference}: in the registry at {digest}" in proc.stdout
+    assert f"exists=true\ndigest={digest}\n" in output.read_text()
+    # A rebuilt image (another id) under the same model tag: push keeps the registry's image as it is.
+    (repo / "Dockerfile").write_text((repo / "Dockerfile").read_text() + "\nLABEL rebuilt=yes\n")
+    try:
+        rebuilt = cli(repo, "containerize", "build", "--base-image", engine["MODELRAIL_BASE_IMAGE"])
+        rebuilt_id = rebuilt.stdout.strip().splitlines()[-1].split()[1]
+        assert rebuilt_id != image_id
+        again = cli(repo, "containerize", "push", "--image", rebuilt_id, "--registry", registry)
+    finally:
+        run(["git", "checkout", "--", "Dockerfile"], repo)
+        cli(repo, "containerize", "build", "--base-image", engine["MODELRAIL_BASE_IMAGE"])  # the tags back on it
+    assert f"Not pushed: the registry already has {reference}" in again.stdout
+    assert again.stdout.strip().endswith(f"digest={digest}")
+    request = urllib.request.Request(
+        f"http://{registry}/v2/{artifact.project}/manifests/{artifact.model_tag}",
+        method="HEAD",
+        headers={"Accept": MANIFEST_TYPES},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.headers["Docker-Content-Digest"] == digest
+
+
 def test_a_failed_push_is_a_clear_error_and_leaves_no_tag(built):
     import docker
 

@@ -107,6 +107,7 @@ def test_defaults_are_derived(defaults):
     assert defaults["package_name"] == "breast_cancer_classifier"
     assert defaults["dvc_remote"] == "../breast-cancer-classifier-dvc-remote"
     assert defaults["container_registry"] == "ghcr.io/my-org"
+    assert defaults["code_owners"] == "@my-org"
 
 
 INVALID = [
@@ -158,6 +159,11 @@ INVALID = [
     ("dvc_remote", "s3:/bucket"),
     ("github_owner", "-org"),
     ("github_owner", "my org"),
+    ("code_owners", ""),
+    ("code_owners", "my-org"),
+    ("code_owners", "@my-org  @other"),
+    ("code_owners", "@my-org\n* @attacker"),
+    ("code_owners", "@-bad/team"),
     ("container_registry", "GHCR.io/Org"),
     ("container_registry", "ghcr.io/my org"),
     ("modelrail_version", "latest"),
@@ -194,6 +200,8 @@ VALID = [
     ("author_name", 'O\'Brien "The Modeller"'),
     ("modelrail_version", "1.2.3rc1"),
     ("github_owner", "My-Org"),
+    ("code_owners", "@my-org/ml-reviewers @alice"),
+    ("code_owners", "reviewers@example.com"),
 ]
 
 

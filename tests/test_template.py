@@ -30,6 +30,7 @@ def expected_files(package: str) -> set[str]:
         ".dvc/config",
         ".dockerignore",
         ".dvcignore",
+        ".github/CODEOWNERS",
         ".github/workflows/monitor.yml",
         ".github/workflows/promote.yml",
         ".github/workflows/publish.yml",
