@@ -164,6 +164,24 @@ INVALID = [
     ("modelrail_version", "v0.1.0"),
     ("modelrail_repository", "modelrail"),
     ("modelrail_repository", "a/b/c"),
+    ("task", "classification"),
+    ("task", "Regression"),
+    ("target", ""),
+    ("target", "1st"),
+    ("target", "label column"),
+    ("target", "a.b"),
+    ("target", "prediction"),
+    ("target", "x" * 65),
+    ("dataset", ""),
+    ("dataset", "data.parquet"),
+    ("dataset", "../escape.csv"),
+    ("dataset", "sub/churn.csv"),
+    ("dataset", ".csv"),
+    ("dataset", "a b.csv"),
+    ("dataset", "train.csv"),
+    ("dataset", "churn.csv\nx"),
+    ("dataset", "churn.csv\n"),
+    ("target", "label\n"),
 ]
 
 
@@ -194,6 +212,11 @@ VALID = [
     ("author_name", 'O\'Brien "The Modeller"'),
     ("modelrail_version", "1.2.3rc1"),
     ("github_owner", "My-Org"),
+    ("task", "multiclass-classification"),
+    ("task", "regression"),
+    ("target", "Churned_90d"),
+    ("target", "_y"),
+    ("dataset", "customer-churn.2024.csv"),
 ]
 
 
