@@ -74,7 +74,9 @@ def predictions_suite(frame, task: str) -> dict:
         labels = sorted(int(label) for label in frame["target"].unique())
         expectations += [
             expect("expect_column_values_to_be_in_type_list", column="prediction", type_list=["int", "int32", "int64"]),
-            expect("expect_column_values_to_be_between", column="prediction", min_value=labels[0], max_value=labels[-1]),
+            expect(
+                "expect_column_values_to_be_between", column="prediction", min_value=labels[0], max_value=labels[-1]
+            ),
             expect("expect_column_values_to_be_in_set", column="prediction", value_set=labels),
         ]
     return {"name": "predictions", "expectations": expectations}
