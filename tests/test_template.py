@@ -34,6 +34,7 @@ def expected_files(package: str, dataset: str = "breast_cancer.csv") -> set[str]
         ".github/workflows/publish.yml",
         ".github/workflows/pull-request.yml",
         ".github/workflows/template-update.yml",
+        ".github/dependabot.yml",
         ".github/zizmor.yml",
         ".gitignore",
         ".pre-commit-config.yaml",

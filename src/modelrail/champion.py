@@ -145,7 +145,9 @@ def compare(metrics: dict, metrics_path: Path, config: dict, config_path: Path, 
             if ok
             else f"{config_path}: gates.model.champion.when_missing is 'fail' (fix: promote a first model version)"
         )
-        return [Check(name=f"champion {alias}", success=ok, message=message)], record
+        # A passing check worth reading in the terminal too, where passed checks are otherwise not listed.
+        note = {"note": True} if ok else {}
+        return [Check(name=f"champion {alias}", success=ok, message=message, details=note)], record
     if champion_settings.get("not_comparable"):
         record["not_comparable"] = champion_settings["not_comparable"]
         return [_not_comparable(champion, champion_settings, config_path)], record
@@ -174,7 +176,8 @@ def _not_comparable(champion: Champion, champion_settings: dict, config_path: Pa
         f"not compared with {where}: {champion_settings['not_comparable']} ({key}; the champion has no "
         f"{', '.join(missing)}); the thresholds alone judge this model"
     )
-    return Check(name=f"champion {champion.alias}", success=True, message=message)
+    # Passed, but worth reading in the terminal too, where passed checks are otherwise not listed.
+    return Check(name=f"champion {champion.alias}", success=True, message=message, details={"note": True})
 
 
 def _compare_one(
