@@ -13,7 +13,7 @@ def test_fit_returns_a_fitted_model(sample_frame, target):
     features, labels = train.features_and_target(sample_frame, target)
     assert list(model.feature_names_in_) == list(features.columns)
 {%- if cookiecutter.task == "regression" %}
-    # R² on the data it was fitted on: clearly better than predicting the mean, whichever estimator model.py builds.
+    # R² on the data it was fitted on: clearly better than the mean, whatever model.py builds.
     assert model.score(features, labels) > 0.2
 {%- else %}
     assert (model.predict(features) == labels).mean() > 0.9
