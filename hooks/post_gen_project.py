@@ -22,12 +22,14 @@ ANSWERS = {
     "author_email": json.loads(r'''{{ cookiecutter.author_email | tojson }}'''),
     "environments": json.loads(r'''{{ cookiecutter.environments | tojson }}'''),
     "dvc_remote": json.loads(r'''{{ cookiecutter.dvc_remote | tojson }}'''),
+    "dataset": json.loads(r'''{{ cookiecutter.dataset | tojson }}'''),
 }
 # The whole context, private keys included (_template, _repo_dir, _checkout; cruft adds _commit): for .cruft.json.
 CONTEXT = json.loads(r'''{{ cookiecutter | tojson }}''')
 # fmt: on
 
-SAMPLE_DATA = "data/raw/breast_cancer.csv"
+# pre_gen_project.py has checked that the answer is a plain file name.
+SAMPLE_DATA = f"data/raw/{ANSWERS['dataset']}"
 MODELRAIL_SOURCE_FILE = ".modelrail-source"
 # The Makefile puts the recorded path inside double quotes in a shell command: nothing a shell would expand there.
 SAFE_PATH_RE = re.compile(r"^[A-Za-z0-9._/+@ -]+$")

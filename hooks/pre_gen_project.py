@@ -16,6 +16,7 @@ import unicodedata
 # fmt: off
 # The quotes must stay ''': tojson output never contains a raw ' but may contain ".
 ANSWERS = {
+    "task": json.loads(r'''{{ cookiecutter.task | tojson }}'''),
     "project_name": json.loads(r'''{{ cookiecutter.project_name | tojson }}'''),
     "project_slug": json.loads(r'''{{ cookiecutter.project_slug | tojson }}'''),
     "package_name": json.loads(r'''{{ cookiecutter.package_name | tojson }}'''),
@@ -24,6 +25,8 @@ ANSWERS = {
     "author_email": json.loads(r'''{{ cookiecutter.author_email | tojson }}'''),
     "github_owner": json.loads(r'''{{ cookiecutter.github_owner | tojson }}'''),
     "code_owners": json.loads(r'''{{ cookiecutter.code_owners | tojson }}'''),
+    "dataset": json.loads(r'''{{ cookiecutter.dataset | tojson }}'''),
+    "target": json.loads(r'''{{ cookiecutter.target | tojson }}'''),
     "python_version": json.loads(r'''{{ cookiecutter.python_version | tojson }}'''),
     "environments": json.loads(r'''{{ cookiecutter.environments | tojson }}'''),
     "mlflow_tracking_uri": json.loads(r'''{{ cookiecutter.mlflow_tracking_uri | tojson }}'''),
@@ -50,6 +53,13 @@ VERSION_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc|\.post|\.dev)[0-9]+)*
 # No shell or make metacharacters: the URI is baked into the Makefile and YAML.
 URI_RE = re.compile(r"^[a-z][a-z0-9+.-]*:[^\s$#'\"`\\;&|<>(){}]+$")
 REMOTE_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
+TASKS = ("binary-classification", "multiclass-classification", "regression")
+# The target is a column name written into YAML, JSON suites and Python: an identifier keeps it one plain token.
+TARGET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Columns that predict.py adds to its output, so a label column of that name would be overwritten.
+RESERVED_COLUMNS = {"prediction", "probability"}
+# A file name (no folder) under data/raw/; the sample data is CSV and prepare.py reads CSV.
+DATASET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.csv$")
 # Package names that would shadow a library the generated repo imports.
 RESERVED_PACKAGES = {"modelrail", "mlflow", "dvc", "sklearn", "pandas", "numpy", "yaml", "skops", "tests", "test"}
 # Bidirectional overrides make text display differently from what it is ("trojan source").
@@ -197,6 +207,38 @@ def check_identifier(key: str, value: str) -> None:
         raise AnswerError(key, f"{value!r} is not {kind}", example)
 
 
+def check_task(task: str) -> None:
+    """The task kind picks the metrics, plots, split, model and prediction suite the repository is baked with."""
+    if task not in TASKS:
+        raise AnswerError("task", f"{task!r} is not a task kind", f"choose one of {', '.join(TASKS)}")
+
+
+def check_target(target: str) -> None:
+    """The label column's name goes into params.yaml, the expectation suites and the sample data's header."""
+    if not TARGET_RE.fullmatch(target):
+        raise AnswerError(
+            "target",
+            f"{target!r} is not a plain column name",
+            "use letters, digits and underscores, starting with a letter or underscore, e.g. label",
+        )
+    if target in RESERVED_COLUMNS:
+        raise AnswerError(
+            "target", f"{target!r} is a column the predictions add", "name the label column something else"
+        )
+
+
+def check_dataset(dataset: str) -> None:
+    """The data file's name under data/raw/ (DVC tracks it there); a folder or another suffix would break that."""
+    if not DATASET_RE.fullmatch(dataset) or ".." in dataset:
+        raise AnswerError(
+            "dataset",
+            f"{dataset!r} is not a CSV file name",
+            "give a file name without a folder, ending in .csv, e.g. churn.csv",
+        )
+    if dataset in ("train.csv", "test.csv"):
+        raise AnswerError("dataset", f"{dataset!r} is the name of a prepared split", "choose another file name")
+
+
 def check_identifiers(answers: dict) -> None:
     """Every GitHub and registry name among the answers."""
     for key in IDENTIFIERS:
@@ -226,6 +268,9 @@ ANSWER_CHECKS = {
     "dvc_remote": check_dvc_remote,
     **{key: functools.partial(check_identifier, key) for key in IDENTIFIERS},
     "code_owners": check_code_owners,
+    "task": check_task,
+    "target": check_target,
+    "dataset": check_dataset,
 }
 
 

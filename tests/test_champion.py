@@ -181,3 +181,47 @@ def test_a_bad_champion_section_names_the_key(repo, capsys, champion_yaml, expec
     (repo / "modelrail.yaml").write_text(text + f"    champion: {champion_yaml}\n")
     assert gate(repo, {"accuracy": 0.9}, "--alias", "staging") == 2
     assert expected in capsys.readouterr().err
+
+
+REGRESSION = """\
+environments: [staging, production]
+mlflow:
+  tracking_uri: sqlite:///registry.db
+  registered_model: clf
+gates:
+  model:
+    thresholds:
+      r2: {min: 0.3}
+      rmse: {max: 60}
+    champion:
+      metrics: [r2, rmse]
+"""
+
+
+def test_a_changed_metric_set_without_a_word_fails_closed(repo, champion, capsys):
+    (repo / "modelrail.yaml").write_text(REGRESSION)
+    assert gate(repo, {"r2": 0.45, "rmse": 54.0}, "--target-env", "staging") == 1
+    assert record(repo)["passed"] is False
+
+
+def test_not_comparable_says_why_and_the_report_shows_it(repo, champion, capsys):
+    reason = "classification -> regression: the champion's accuracy does not apply"
+    (repo / "modelrail.yaml").write_text(REGRESSION + f"      not_comparable: {json.dumps(reason)}\n")
+    assert gate(repo, {"r2": 0.45, "rmse": 54.0}, "--target-env", "staging") == 0
+    saved = record(repo)
+    assert saved["inputs"]["champion"]["not_comparable"] == reason
+    assert "the champion has no r2, rmse" in capsys.readouterr().out
+    # The thresholds still judge the model.
+    assert gate(repo, {"r2": 0.1, "rmse": 54.0}, "--target-env", "staging") == 1
+
+    from modelrail import report
+
+    assert gate(repo, {"r2": 0.45, "rmse": 54.0}, "--target-env", "staging") == 0
+    text = "\n".join(report._champion([report.Gate("gates/model.json", record(repo), fresh=True)]))
+    assert f"**⚠️ The champion's metrics no longer apply** (`not_comparable`): {reason}" in text
+
+
+def test_not_comparable_cannot_switch_off_a_comparison_that_applies(repo, champion, capsys):
+    (repo / "modelrail.yaml").write_text(CONFIG.replace("WHEN", "thresholds-only") + "      not_comparable: trust me\n")
+    assert gate(repo, {"accuracy": 0.5, "log_loss": 0.2}, "--target-env", "staging") == 1
+    assert "not_comparable is set, but clf@staging (version 1) has every metric" in capsys.readouterr().err

@@ -170,6 +170,24 @@ INVALID = [
     ("modelrail_version", "v0.1.0"),
     ("modelrail_repository", "modelrail"),
     ("modelrail_repository", "a/b/c"),
+    ("task", "classification"),
+    ("task", "Regression"),
+    ("target", ""),
+    ("target", "1st"),
+    ("target", "label column"),
+    ("target", "a.b"),
+    ("target", "prediction"),
+    ("target", "x" * 65),
+    ("dataset", ""),
+    ("dataset", "data.parquet"),
+    ("dataset", "../escape.csv"),
+    ("dataset", "sub/churn.csv"),
+    ("dataset", ".csv"),
+    ("dataset", "a b.csv"),
+    ("dataset", "train.csv"),
+    ("dataset", "churn.csv\nx"),
+    ("dataset", "churn.csv\n"),
+    ("target", "label\n"),
 ]
 
 
@@ -202,6 +220,11 @@ VALID = [
     ("github_owner", "My-Org"),
     ("code_owners", "@my-org/ml-reviewers @alice"),
     ("code_owners", "reviewers@example.com"),
+    ("task", "multiclass-classification"),
+    ("task", "regression"),
+    ("target", "Churned_90d"),
+    ("target", "_y"),
+    ("dataset", "customer-churn.2024.csv"),
 ]
 
 

@@ -249,7 +249,7 @@ def test_attack_1_a_forged_gate_record_is_refused_by_the_validate_action(world):
         # validate action, pinned to this repository, is what must hold.
         workflow = repo / WORKFLOW
         text = workflow.read_text()
-        contract = ("contract-data: data/raw/breast_cancer.csv", "contract-suite: expectations/raw.json")
+        contract = ("contract-data: ${{ steps.paths.outputs.raw }}", "contract-suite: expectations/raw.json")
         for line in (f"          {entry}\n" for entry in contract):
             assert line in text
             text = text.replace(line, "")

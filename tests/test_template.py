@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from cookiecutter.main import cookiecutter
 
 pytestmark = pytest.mark.bake
@@ -21,7 +22,7 @@ GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 STAGES = ["raw_gate", "prepare", "feature_gate", "train", "evaluate", "model_gate"]
 
 
-def expected_files(package: str) -> set[str]:
+def expected_files(package: str, dataset: str = "breast_cancer.csv") -> set[str]:
     """Every file git tracks in a fresh bake; the sample data itself is tracked by DVC, not by git."""
     return {
         ".cookiecutter.json",
@@ -45,7 +46,7 @@ def expected_files(package: str) -> set[str]:
         "README.md",
         "constraints.txt",
         "data/raw/.gitignore",
-        "data/raw/breast_cancer.csv.dvc",
+        f"data/raw/{dataset}.dvc",
         "deploy/base/deployment.yaml",
         "deploy/base/hpa.yaml",
         "deploy/base/service.yaml",
@@ -59,6 +60,7 @@ def expected_files(package: str) -> set[str]:
         f"src/{package}/__init__.py",
         f"src/{package}/config.py",
         f"src/{package}/evaluate.py",
+        f"src/{package}/model.py",
         f"src/{package}/predict.py",
         f"src/{package}/prepare.py",
         f"src/{package}/train.py",
@@ -95,9 +97,9 @@ def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return run([sys.executable, "-m", "dvc", *args], repo, check=check)
 
 
-def assert_static_checks(repo: Path, package: str) -> None:
+def assert_static_checks(repo: Path, package: str, dataset: str = "breast_cancer.csv") -> None:
     tracked = set(run(["git", "ls-files"], repo).stdout.split())
-    assert tracked == expected_files(package)
+    assert tracked == expected_files(package, dataset)
     for path in repo.rglob("*"):
         if path.is_file() and ".git" not in path.parts and ".dvc" not in path.parts:
             # GitHub expressions (`${{ ... }}`) in the copied-as-is workflows are not template markup.
@@ -107,7 +109,18 @@ def assert_static_checks(repo: Path, package: str) -> None:
     run([str(BIN / "ruff"), "format", "--check", "."], repo)
 
 
-def assert_pipeline_runs(repo: Path) -> dict:
+# Per task kind: the metrics evaluate writes and the plots dvc.yaml draws.
+TASK_OUTPUTS = {
+    "binary-classification": ({"accuracy", "precision", "recall", "f1", "roc_auc"}, {"roc.csv", "confusion.csv"}),
+    "multiclass-classification": (
+        {"accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc_ovr"},
+        {"roc.csv", "precision_recall.csv", "confusion.csv"},
+    ),
+    "regression": ({"rmse", "mae", "r2"}, {"predicted.csv", "residuals.csv"}),
+}
+
+
+def assert_pipeline_runs(repo: Path, task: str = "binary-classification") -> dict:
     """`dvc repro` runs every stage, every gate passes, and the MLflow run holds params, metrics, model and tags."""
     run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], repo)
     dvc(repo, "repro")
@@ -116,8 +129,10 @@ def assert_pipeline_runs(repo: Path) -> dict:
     for gate in ("raw", "features", "model"):
         assert json.loads((repo / f"gates/{gate}.json").read_text())["passed"] is True
     metrics = json.loads((repo / "metrics/metrics.json").read_text())
-    assert metrics["accuracy"] > 0.9
-    assert "roc.csv" in dvc(repo, "plots", "show", "--json").stdout
+    names, plots = TASK_OUTPUTS[task]
+    assert set(metrics) == names
+    shown = dvc(repo, "plots", "show", "--json").stdout
+    assert all(plot in shown for plot in plots)
 
     import mlflow
 
@@ -125,7 +140,9 @@ def assert_pipeline_runs(repo: Path) -> dict:
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
     mlflow_run = client.get_run(run_id)
     assert {"train.n_estimators", "train.max_depth", "prepare.test_size"} <= set(mlflow_run.data.params)
-    assert {"test_accuracy", "test_roc_auc", "test_f1", "train_accuracy"} <= set(mlflow_run.data.metrics)
+    logged = set(mlflow_run.data.metrics)
+    assert {f"test_{name}" for name in names} | {f"train_{name}" for name in names} <= logged
+    assert mlflow_run.data.params["task"] == task
     tags = mlflow_run.data.tags
     head = run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
     assert tags["git_sha"] == head
@@ -242,3 +259,88 @@ def test_rejected_answers_stop_with_an_error_and_write_nothing(tmp_path, answers
     assert expected in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not list((tmp_path / "out").glob("*")), "a rejected bake left files behind"
+
+
+def test_multiclass_bake_runs_its_pipeline(tmp_path):
+    """Three classes (scikit-learn's wine): macro metrics, micro-averaged curves, a stratified split."""
+    repo = bake(tmp_path, task="multiclass-classification")
+    assert repo.name == "wine-classifier"
+    assert_static_checks(repo, "wine_classifier", "wine.csv")
+    assert_pipeline_runs(repo, "multiclass-classification")
+    suite = json.loads((repo / "expectations/predictions.json").read_text())
+    assert {"column": "prediction", "value_set": [0, 1, 2]} in [e["kwargs"] for e in suite["expectations"]]
+    assert_no_breast_cancer_words(repo)
+
+
+def assert_no_breast_cancer_words(repo: Path) -> None:
+    for path in repo.rglob("*"):
+        if path.is_file() and not {".git", ".dvc"} & set(path.parts):
+            text = path.read_text(errors="ignore").lower()
+            assert "breast" not in text and "cancer" not in text and "tumour" not in text, path
+
+
+RIDGE = """
+from typing import Any
+
+SKOPS_TRUSTED_TYPES = [
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.linear_model._ridge.Ridge",
+]
+PIP_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas")
+
+
+def build_estimator(params: dict[str, Any]):
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+"""
+
+
+def test_regression_bake_with_its_own_file_and_label_column(tmp_path):
+    """Regression on a data set and label column of the user's naming: every name is written once, in params.yaml;
+    renaming the file is that one edit; another estimator is model.py alone."""
+    repo = bake(tmp_path, task="regression", dataset="patients_2024.csv", target="disease_marker")
+    assert_static_checks(repo, "diabetes_progression", "patients_2024.csv")
+    # Where each name may appear: params.yaml configures it; DVC's pointer and ignore file and the recorded bake
+    # answers (.cookiecutter.json, .cruft.json) are bookkeeping; the label column is data and a column of the suites.
+    bookkeeping = {"params.yaml", "data/raw/patients_2024.csv.dvc", "data/raw/.gitignore", ".cookiecutter.json"}
+    files = [*run(["git", "ls-files"], repo).stdout.split(), "data/raw/patients_2024.csv"]
+    for name, allowed in (
+        ("patients_2024", bookkeeping | {".cruft.json"}),
+        (
+            "disease_marker",
+            bookkeeping
+            | {".cruft.json", "data/raw/patients_2024.csv", "expectations/raw.json", "expectations/features.json"},
+        ),
+    ):
+        found = {file for file in files if name in (repo / file).read_text(errors="ignore")}
+        assert found <= allowed, f"{name} is written in {sorted(found - allowed)}"
+        assert "params.yaml" in found
+    assert "target" not in (repo / "data/raw/patients_2024.csv").read_text().splitlines()[0].split(",")
+    assert_no_breast_cancer_words(repo)
+    assert_pipeline_runs(repo, "regression")
+
+    # Rename the data set: move the file with DVC, then the one edit in params.yaml.
+    dvc(repo, "move", "data/raw/patients_2024.csv", "data/raw/cohort.csv")
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("data/raw/patients_2024.csv", "data/raw/cohort.csv"))
+    dvc(repo, "repro")
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    assert lock["stages"]["raw_gate"]["deps"][0]["path"] == "data/raw/cohort.csv"
+    assert json.loads((repo / "gates/raw.json").read_text())["passed"] is True
+
+    # Another estimator through model.py alone: the pipeline retrains from `train` on and stays green.
+    before = json.loads((repo / "metrics/metrics.json").read_text())
+    (repo / "src/diabetes_progression/model.py").write_text(RIDGE.lstrip())
+    out = dvc(repo, "repro").stdout
+    assert "Stage 'prepare' didn't change" in out and "Running stage 'train'" in out
+    assert json.loads((repo / "gates/model.json").read_text())["passed"] is True
+    after = json.loads((repo / "metrics/metrics.json").read_text())
+    assert after != before
+    assert "Ridge" in (repo / "models/model/MLmodel").read_text() or any(
+        "Ridge" in p.read_text(errors="ignore") for p in (repo / "models/model").rglob("*") if p.is_file()
+    )
+    run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], repo)

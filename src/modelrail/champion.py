@@ -148,6 +148,9 @@ def compare(metrics: dict, metrics_path: Path, config: dict, config_path: Path, 
         # A passing check worth reading in the terminal too, where passed checks are otherwise not listed.
         note = {"note": True} if ok else {}
         return [Check(name=f"champion {alias}", success=ok, message=message, details=note)], record
+    if champion_settings.get("not_comparable"):
+        record["not_comparable"] = champion_settings["not_comparable"]
+        return [_not_comparable(champion, champion_settings, config_path)], record
     tolerance = float(champion_settings["tolerance"])
     thresholds = config.get("gates", {}).get("model", {}).get("thresholds", {})
     checks = []
@@ -155,6 +158,26 @@ def compare(metrics: dict, metrics_path: Path, config: dict, config_path: Path, 
         lower_is_better = set(thresholds.get(name, {})) == {"max"}
         checks.append(_compare_one(name, lookup(metrics, name), champion, tolerance, lower_is_better, metrics_path))
     return checks, record
+
+
+def _not_comparable(champion: Champion, champion_settings: dict, config_path: Path) -> Check:
+    """A pull request that changes the metric set on purpose says so; it holds only while the champion really lacks
+    a metric to compare, so it cannot switch the comparison off for a model measured the same way."""
+    key = "gates.model.champion.not_comparable"
+    missing = [name for name in champion_settings["metrics"] if name not in champion.metrics]
+    where = f"{champion.registered_model}@{champion.alias} (version {champion.version})"
+    if not missing:
+        message = (
+            f"{config_path}: {key} is set, but {where} has every metric of gates.model.champion.metrics "
+            f"(fix: remove {key}; the comparison applies)"
+        )
+        return Check(name=f"champion {champion.alias}", success=False, message=message)
+    message = (
+        f"not compared with {where}: {champion_settings['not_comparable']} ({key}; the champion has no "
+        f"{', '.join(missing)}); the thresholds alone judge this model"
+    )
+    # Passed, but worth reading in the terminal too, where passed checks are otherwise not listed.
+    return Check(name=f"champion {champion.alias}", success=True, message=message, details={"note": True})
 
 
 def _compare_one(

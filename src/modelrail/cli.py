@@ -306,8 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
     suite = commands.add_parser("suite", help="work with expectation suites").add_subparsers(
         dest="suite", required=True, metavar="ACTION"
     )
-    init = suite.add_parser("init", help="draft a suite from a data file, for review")
-    init.add_argument("--data", type=Path, required=True, help="CSV or Parquet file to profile")
+    init = suite.add_parser("init", help="draft a suite from data files, for review")
+    init.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="CSV or Parquet file to profile; repeat it for every file the suite must fit (e.g. train and test)",
+    )
     init.add_argument("--out", type=Path, required=True, help="suite JSON to write, e.g. expectations/raw.json")
     init.add_argument("--name", help="suite name (default: the file name)")
     init.add_argument("--force", action="store_true", help="overwrite an existing suite")

@@ -29,7 +29,8 @@ SCHEMA: dict = {
         "model": {
             "thresholds": {ANY_KEY: BOUNDS},
             # Against the model version behind the target environment's registry alias (see champion.py).
-            "champion": {"tolerance": NUMBER, "metrics": [STRING], "when_missing": STRING},
+            # not_comparable: why the champion's metrics no longer apply (a pull request changing the metric set).
+            "champion": {"tolerance": NUMBER, "metrics": [STRING], "when_missing": STRING, "not_comparable": STRING},
         },
     },
     "drift": {**DRIFT_LIMITS, "bins": NUMBER, "exclude": [STRING], "columns": {ANY_KEY: DRIFT_LIMITS}},

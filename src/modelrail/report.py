@@ -147,6 +147,9 @@ def _champion(gates: list[Gate]) -> list[str]:
         if champion.get("version"):
             who += f" (version {champion['version']})"
         lines = [f"### Champion comparison: {who}", ""]
+        if champion.get("not_comparable"):
+            reason = _cell(champion["not_comparable"])
+            lines += [f"> **⚠️ The champion's metrics no longer apply** (`not_comparable`): {reason}", ""]
         rows = [c for c in gate.record["checks"] if c.get("name", "").startswith("champion")]
         compared = [c for c in rows if "champion" in c.get("details", {})]
         if compared:

@@ -1,7 +1,8 @@
-"""`modelrail suite init`: draft an expectation suite from a data file, for a human to review."""
+"""`modelrail suite init`: draft an expectation suite from one or more data files, for a human to review."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,12 @@ from modelrail.errors import ConfigError
 from modelrail.files import write_json_atomic
 
 VALUE_SET_MAX = 10  # columns with at most this many distinct values get an in-set expectation
+# A float column gets a value set only when each distinct value repeats this often on average: codes such as 1.0/2.0
+# repeat, while a handful of measurements that happen to be few stay a range.
+FLOAT_SET_REPEATS = 5
 MARGIN = 0.1  # ranges are widened by this share of the observed range, so new honest data still fits
+# The row-count minimum is this share of the smallest file seen: a truncated export fails, a normal refresh passes.
+ROW_COUNT_SHARE = 0.5
 
 
 @dataclass
@@ -20,42 +26,66 @@ class SuiteDraft:
     expectations: list[dict]
 
 
-def run(data_path: Path, out_path: Path, name: str | None, force: bool) -> SuiteDraft:
+def run(data_paths: list[Path], out_path: Path, name: str | None, force: bool) -> SuiteDraft:
+    """Draft a suite that every file in `data_paths` passes: the union of their types, values and ranges."""
     if out_path.exists() and not force:
         raise ConfigError(f"{out_path}: already exists (review and edit it, or pass --force to redraft)")
-    frame = load_table(data_path).frame
+    frames = [load_table(path).frame for path in data_paths]
+    columns = [str(c) for c in frames[0].columns]
+    for path, frame in zip(data_paths[1:], frames[1:], strict=True):
+        if [str(c) for c in frame.columns] != columns:
+            raise ConfigError(
+                f"{path}: its columns differ from {data_paths[0]}'s, so one suite cannot fit both "
+                "(fix: draft a suite per file layout)"
+            )
     name = name or out_path.stem
+    smallest = min(len(frame) for frame in frames)
     expectations = [
-        _expect("expect_table_columns_to_match_ordered_list", column_list=[str(c) for c in frame.columns]),
-        _expect("expect_table_row_count_to_be_between", min_value=1, max_value=None),
+        _expect("expect_table_columns_to_match_ordered_list", column_list=columns),
+        _expect("expect_table_row_count_to_be_between", min_value=_row_minimum(smallest), max_value=None),
     ]
-    for column in frame.columns:
-        expectations.extend(_column_expectations(str(column), frame[column]))
+    for column in frames[0].columns:
+        expectations.extend(_column_expectations(str(column), [frame[column] for frame in frames]))
     suite = {
         "name": name,
         "expectations": expectations,
-        "meta": {"drafted_by": "modelrail suite init", "drafted_from": str(data_path), "rows": len(frame)},
+        "meta": {
+            "drafted_by": "modelrail suite init",
+            "drafted_from": [str(path) for path in data_paths],
+            "rows": [len(frame) for frame in frames],
+        },
     }
     write_json_atomic(out_path, suite)
     return SuiteDraft(path=out_path, name=name, expectations=expectations)
+
+
+def _row_minimum(rows: int) -> int:
+    return max(1, math.floor(rows * ROW_COUNT_SHARE))
 
 
 def _expect(kind: str, **kwargs) -> dict:
     return {"type": kind, "kwargs": kwargs, "meta": {}}
 
 
-def _column_expectations(column: str, series) -> list[dict]:
+def _type_name(series) -> str:
+    # GX checks an object column value by value, by Python type name; other columns by dtype name.
+    return "str" if series.dtype == object else str(series.dtype)
+
+
+def _column_expectations(column: str, parts: list) -> list[dict]:
+    import pandas as pd
     from pandas.api import types
 
-    # GX checks an object column value by value, by Python type name; other columns by dtype name.
-    kind = "str" if series.dtype == object else str(series.dtype)
-    drafted = [_expect("expect_column_values_to_be_in_type_list", column=column, type_list=[kind])]
-    if not series.isna().any():
+    kinds = sorted({_type_name(series) for series in parts})
+    drafted = [_expect("expect_column_values_to_be_in_type_list", column=column, type_list=kinds)]
+    if not any(series.isna().any() for series in parts):
         drafted.append(_expect("expect_column_values_to_not_be_null", column=column))
-    values = series.dropna()
+    values = pd.concat([series.dropna() for series in parts], ignore_index=True)
     distinct = values.unique()
-    is_number = types.is_numeric_dtype(series) and not types.is_bool_dtype(series)
-    if len(distinct) <= VALUE_SET_MAX and not types.is_float_dtype(series):
+    is_float = any(types.is_float_dtype(series) for series in parts)
+    is_number = all(types.is_numeric_dtype(s) and not types.is_bool_dtype(s) for s in parts)
+    few = len(distinct) <= VALUE_SET_MAX
+    if few and (not is_float or len(values) >= FLOAT_SET_REPEATS * len(distinct)):
         drafted.append(_expect("expect_column_values_to_be_in_set", column=column, value_set=sorted(_plain(distinct))))
     elif is_number and len(values):
         low, high = float(values.min()), float(values.max())

@@ -7,15 +7,30 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }} import config
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = REPO_ROOT / "data" / "raw" / "breast_cancer.csv"
 
 
 @pytest.fixture(scope="session")
-def sample_frame() -> pd.DataFrame:
-    """120 rows of the sample data, both classes present, so tests stay fast."""
-    frame = pd.read_csv(SAMPLE)
-    parts = [frame[frame.target == label].head(60) for label in (0, 1)]
+def target() -> str:
+    """The label column, as params.yaml names it."""
+    return config.data(REPO_ROOT)["target"]
+
+
+@pytest.fixture(scope="session")
+def task() -> str:
+    return config.task(REPO_ROOT)
+
+
+@pytest.fixture(scope="session")
+def sample_frame(target, task) -> pd.DataFrame:
+    """120 rows of the sample data (every class present, for a classifier), so tests stay fast."""
+    frame = pd.read_csv(REPO_ROOT / config.data(REPO_ROOT)["raw"])
+    if task == "regression":
+        return frame.head(120).reset_index(drop=True)
+    classes = sorted(frame[target].unique())
+    parts = [frame[frame[target] == label].head(120 // len(classes)) for label in classes]
     return pd.concat(parts, ignore_index=True)
 
 

@@ -9,16 +9,14 @@ from typing import Any
 # src/<package>/config.py -> the repository root; MODEL_REPO_ROOT overrides it for a non-editable install.
 REPO_ROOT = Path(os.environ.get("MODEL_REPO_ROOT") or Path(__file__).resolve().parents[2])
 
-TARGET = "target"
-RAW_DATA = Path("data/raw/breast_cancer.csv")
-TRAIN_DATA = Path("data/prepared/train.csv")
-TEST_DATA = Path("data/prepared/test.csv")
+# Where the modelrail commands look for what the stages write; the data's paths are in params.yaml (`data`).
 MODEL_DIR = Path("models/model")
 RUN_RECORD = Path("models/run.json")
 METRICS = Path("metrics/metrics.json")
-ROC_PLOT = Path("plots/roc.csv")
-CONFUSION_PLOT = Path("plots/confusion.csv")
+PLOTS_DIR = Path("plots")
 ARTIFACTS_DIR = Path("mlartifacts")
+TASKS = ("binary-classification", "multiclass-classification", "regression")
+DATA_KEYS = ("raw", "target", "train", "test")
 
 
 def path(relative: Path | str, root: Path | None = None) -> Path:
@@ -37,12 +35,35 @@ def _load_yaml(file: Path) -> dict[str, Any]:
 
 
 def load_params(section: str, root: Path | None = None) -> dict[str, Any]:
-    """One section of params.yaml (`prepare` or `train`); a missing section is an error naming the file."""
+    """One section of params.yaml (`data`, `prepare`, `train`); a missing one is an error naming the file."""
     file = path("params.yaml", root)
     params = _load_yaml(file)
     if not isinstance(params.get(section), dict):
         raise KeyError(f"{file}: missing section {section!r}")
     return params[section]
+
+
+def data(root: Path | None = None) -> dict[str, str]:
+    """params.yaml's `data` section: the raw, train and test files and the label column's name."""
+    file = path("params.yaml", root)
+    section = load_params("data", root)
+    for key in DATA_KEYS:
+        if not isinstance(section.get(key), str) or not section[key]:
+            raise KeyError(f"{file}: key 'data.{key}' must be a non-empty string")
+    return section
+
+
+def task(root: Path | None = None) -> str:
+    """params.yaml's `task`: what the model predicts, which picks the metrics, plots and split."""
+    file = path("params.yaml", root)
+    value = _load_yaml(file).get("task")
+    if value not in TASKS:
+        raise KeyError(f"{file}: key 'task' must be one of {', '.join(TASKS)}, got {value!r}")
+    return value
+
+
+def is_classifier(root: Path | None = None) -> bool:
+    return task(root) != "regression"
 
 
 def load_settings(root: Path | None = None) -> dict[str, Any]:
@@ -69,3 +90,19 @@ def experiment_name(root: Path | None = None) -> str:
 def registered_model(root: Path | None = None) -> str | None:
     """The MLflow registered model every trained version is added to (none: versions are not registered)."""
     return load_settings(root)["mlflow"].get("registered_model") or None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print one `data` entry (`python -m <package>.config raw`): the Makefile reads params.yaml this way."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0] not in DATA_KEYS:
+        print(f"usage: python -m {__package__}.config {'|'.join(DATA_KEYS)}", file=sys.stderr)
+        return 2
+    print(data()[args[0]])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,4 +1,7 @@
-"""Stage `train`: fit the classifier, save it as an MLflow model and record the run in MLflow."""
+"""Stage `train`: fit model.py's estimator, save it as an MLflow model and record the run in MLflow.
+
+Only plumbing lives here; the estimator and what saving it safely needs are in model.py.
+"""
 
 from __future__ import annotations
 
@@ -10,49 +13,26 @@ from pathlib import Path
 from typing import Any
 
 from . import config
-
-# skops only loads types it is told to trust; MLflow's sklearn flavor refuses tree models without these.
-SKOPS_TRUSTED_TYPES = [
-    "sklearn.tree._tree.Tree",
-    "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "numpy.dtype",
-]
-# What the saved model needs to load; pinned to the versions it was trained with. Listing them saves MLflow
-# from inferring them, which imports the model in a subprocess and takes seconds.
-MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas")
+from . import model as model_module
 
 
-def features_and_target(frame):
-    """Split a frame into the feature columns and the target column."""
-    return frame.drop(columns=[config.TARGET]), frame[config.TARGET]
+def features_and_target(frame, target: str):
+    """Split a frame into the feature columns and the label column `target`."""
+    return frame.drop(columns=[target]), frame[target]
 
 
-def fit(frame, params: dict[str, Any]):
-    """Fit a RandomForestClassifier with params.yaml's `train` section; return the fitted model."""
-    from sklearn.ensemble import RandomForestClassifier
-
-    features, target = features_and_target(frame)
-    model = RandomForestClassifier(
-        n_estimators=int(params["n_estimators"]),
-        max_depth=None if params.get("max_depth") is None else int(params["max_depth"]),
-        random_state=int(params["seed"]),
-        n_jobs=1,
-    )
-    return model.fit(features, target)
+def fit(frame, params: dict[str, Any], target: str):
+    """Fit model.py's estimator, built from params.yaml's `train` section; return the fitted model."""
+    features, labels = features_and_target(frame, target)
+    return model_module.build_estimator(params).fit(features, labels)
 
 
-def training_metrics(model, frame) -> dict[str, float]:
-    """Metrics on the training data; a large gap to the test metrics points at over-fitting."""
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+def training_metrics(model, frame, target: str, task: str) -> dict[str, float]:
+    """The test metrics' counterparts on the training data; a large gap points at over-fitting."""
+    from .evaluate import score
 
-    features, target = features_and_target(frame)
-    predicted = model.predict(features)
-    return {
-        "train_accuracy": float(accuracy_score(target, predicted)),
-        "train_f1": float(f1_score(target, predicted)),
-        "train_roc_auc": float(roc_auc_score(target, model.predict_proba(features)[:, 1])),
-    }
+    features, labels = features_and_target(frame, target)
+    return {f"train_{name}": value for name, value in score(model, features, labels, task).items()}
 
 
 def md5(file: Path) -> str:
@@ -96,7 +76,7 @@ def model_requirements() -> list[str]:
     """Pip requirements of the saved model, pinned to the installed versions."""
     from importlib.metadata import version
 
-    return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
+    return [f"{name}=={version(name)}" for name in model_module.PIP_REQUIREMENTS]
 
 
 def model_options(model, sample) -> dict[str, Any]:
@@ -105,7 +85,7 @@ def model_options(model, sample) -> dict[str, Any]:
 
     return {
         "serialization_format": "skops",
-        "skops_trusted_types": SKOPS_TRUSTED_TYPES,
+        "skops_trusted_types": model_module.SKOPS_TRUSTED_TYPES,
         "pip_requirements": model_requirements(),
         "signature": infer_signature(sample, model.predict(sample)),
         "input_example": sample,
@@ -130,10 +110,11 @@ def run(root: Path | None = None) -> str:
 
     root = root or config.REPO_ROOT
     params = config.load_params("train", root)
-    train_file = config.path(config.TRAIN_DATA, root)
+    data = config.data(root)
+    train_file = config.path(data["train"], root)
     frame = pd.read_csv(train_file)
-    model = fit(frame, params)
-    features, _ = features_and_target(frame)
+    model = fit(frame, params, data["target"])
+    features, _ = features_and_target(frame, data["target"])
     sample = features.head(5)
     save_model(model, sample, config.path(config.MODEL_DIR, root))
 
@@ -142,15 +123,16 @@ def run(root: Path | None = None) -> str:
     experiment_id = ensure_experiment(config.experiment_name(root), uri, root)
     tags = {
         "git_sha": git_sha(root),
-        "data.raw.md5": md5(config.path(config.RAW_DATA, root)),
+        "data.raw.md5": md5(config.path(data["raw"], root)),
         "data.train.md5": md5(train_file),
-        "data.test.md5": md5(config.path(config.TEST_DATA, root)),
+        "data.test.md5": md5(config.path(data["test"], root)),
     }
     with mlflow.start_run(experiment_id=experiment_id, tags=tags) as active:
         mlflow.log_params({f"train.{key}": value for key, value in params.items()})
         prepare_params = config.load_params("prepare", root)
         mlflow.log_params({f"prepare.{key}": value for key, value in prepare_params.items()})
-        mlflow.log_metrics(training_metrics(model, frame))
+        mlflow.log_params({"task": config.task(root), "data.target": data["target"]})
+        mlflow.log_metrics(training_metrics(model, frame, data["target"], config.task(root)))
         # A new version of modelrail.yaml's registered_model: pull requests are compared with the version an
         # environment's alias points at, and promotion moves that alias to this version.
         registered = config.registered_model(root)
