@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from modelrail import __version__
 from modelrail.errors import ModelrailError
+from modelrail.markdown import escape
 
-PASSED, FAILED = 0, 1
+PASSED, FAILED, USAGE, UNEXPECTED = 0, 1, 2, 3
 
 
 def _gate_data(args: argparse.Namespace) -> int:
@@ -196,10 +198,11 @@ def _report(result) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="modelrail",
         description="Gate every stage of a model repo on data quality.",
-        epilog="Exit codes: 0 passed, 1 a gate failed, 2 usage or configuration error.",
+        epilog="Exit codes: 0 passed, 1 a gate failed, 2 usage or configuration error, 3 an unexpected error "
+        "(MODELRAIL_DEBUG=1 prints its traceback).",
     )
     parser.add_argument("--version", action="version", version=f"modelrail {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -212,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--suite", type=Path, required=True, help="GX suite JSON, e.g. expectations/raw.json")
     data.add_argument("--record", type=Path, help="gate record JSON (default: gates/<suite name>.json)")
     data.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
-    data.set_defaults(handler=_gate_data)
+    data.set_defaults(handler=_gate_data, doing="validating data against the suite")
 
     model = gate.add_parser("model", help="check evaluation metrics against modelrail.yaml thresholds")
     model.add_argument("--metrics", type=Path, required=True, help="metrics JSON, e.g. metrics/metrics.json")
@@ -224,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--target-env", help="also compare with the champion of this environment or base branch, e.g. staging, main"
     )
     champion.add_argument("--alias", help="also compare with the model version behind this MLflow alias")
-    model.set_defaults(handler=_gate_model)
+    model.set_defaults(handler=_gate_model, doing="checking metrics against thresholds and the champion")
 
     report = commands.add_parser("report", help="write the pull-request report: gates, metrics diff, champion")
     report.add_argument("--base", help="base branch to diff against, e.g. main (default: no diff)")
@@ -238,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--since", help="epoch seconds when the pipeline started: records written since then are this run's"
     )
-    report.set_defaults(handler=_pull_request_report)
+    report.set_defaults(handler=_pull_request_report, doing="writing the pull-request report")
 
     suite = commands.add_parser("suite", help="work with expectation suites").add_subparsers(
         dest="suite", required=True, metavar="ACTION"
@@ -248,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", type=Path, required=True, help="suite JSON to write, e.g. expectations/raw.json")
     init.add_argument("--name", help="suite name (default: the file name)")
     init.add_argument("--force", action="store_true", help="overwrite an existing suite")
-    init.set_defaults(handler=_suite_init)
+    init.set_defaults(handler=_suite_init, doing="drafting a suite from the data file")
 
     drift = commands.add_parser("drift", help="compare current data with a reference, column by column; gate on it")
     drift.add_argument("--reference", type=Path, required=True, help="data the model was trained on (file or folder)")
@@ -259,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--config", type=Path, help="thresholds under `drift:` (default: modelrail.yaml if present)")
     drift.add_argument("--record", type=Path, help="gate record JSON (default: gates/drift.json)")
     drift.add_argument("--summary", type=Path, help="Markdown report (default: the record with .md)")
-    drift.set_defaults(handler=_drift)
+    drift.set_defaults(handler=_drift, doing="comparing current data with the reference")
     containerize = commands.add_parser("containerize", help="build, smoke-test and push the serving image")
     steps = containerize.add_subparsers(dest="step", required=True, metavar="STEP")
     image_help = "image to use (default: MODELRAIL_IMAGE, else <project>:model-<content hash> from dvc.lock)"
@@ -273,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("MODELRAIL_MODEL_VERSION") or None,
         help="label value (default: the MLflow run id in models/run.json)",
     )
-    build.set_defaults(handler=_containerize_build)
+    build.set_defaults(handler=_containerize_build, doing="building the serving image")
     smoke = steps.add_parser("smoke", help="gate: run the image offline, check health, predictions, bad requests")
     smoke.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
     smoke.add_argument("--model", type=Path, default=Path("models/model"), help="in-process reference model")
@@ -284,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default: 120)")
     smoke.add_argument("--record", type=Path, help="gate record JSON (default: gates/container.json)")
     smoke.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
-    smoke.set_defaults(handler=_containerize_smoke)
+    smoke.set_defaults(handler=_containerize_smoke, doing="smoke-testing the serving image")
     push = steps.add_parser("push", help="push the image with both tags; print the digest")
     push.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
     push.add_argument(
@@ -292,25 +295,60 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("MODELRAIL_REGISTRY") or None,
         help="registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)",
     )
-    push.set_defaults(handler=_containerize_push)
+    push.set_defaults(handler=_containerize_push, doing="pushing the serving image")
 
     register = commands.add_parser("register", help="tag the trained model version with its content identity")
-    register.set_defaults(handler=_register)
+    register.set_defaults(handler=_register, doing="tagging the model version in the registry")
     promote = commands.add_parser("promote", help="release this commit's gated artifact to an environment")
     _release_options(promote)
-    promote.set_defaults(handler=_promote)
+    promote.set_defaults(handler=_promote, doing="promoting to the environment")
     rollback = commands.add_parser("rollback", help="bring back an environment's earlier release")
     _release_options(rollback)
     rollback.add_argument("--to", help="model version to restore (default: the release before the current one)")
     rollback.add_argument("--reject", action="store_true", help="mark the version rolled back from as rejected")
-    rollback.set_defaults(handler=_rollback)
+    rollback.set_defaults(handler=_rollback, doing="rolling back the environment")
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors also annotated inside GitHub Actions (exit 2, as argparse does)."""
+
+    def error(self, message: str):
+        from modelrail import step_outputs
+
+        step_outputs.error(f"{self.prog}: {message}")
+        step_outputs.summary(f"- ❌ `{self.prog}`: usage error: {escape(message)}")
+        super().error(message)
+
+
+def _fail(command: str, message: str, code: int) -> int:
+    """A failure that is not a gate's verdict: one line on stderr, and the annotation and summary line in Actions."""
+    from modelrail import step_outputs
+
+    print(f"ERROR: {message}", file=sys.stderr)
+    step_outputs.error(f"modelrail {command}: {message}")
+    step_outputs.summary(f"- ❌ modelrail {command} (exit {code}): {escape(message, limit=1000)}")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; map its outcome to 0 passed, 1 gate failed, 2 usage or configuration, 3 unexpected."""
     args = build_parser().parse_args(argv)
+    command = " ".join(
+        getattr(args, key) for key in ("command", "gate", "suite", "step") if isinstance(getattr(args, key, None), str)
+    )
     try:
         return args.handler(args)
     except ModelrailError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(command, str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return _fail(command, "interrupted", UNEXPECTED)
+    except Exception as exc:  # the one place an unexpected error becomes exit 3, not a traceback
+        if os.environ.get("MODELRAIL_DEBUG") == "1":
+            traceback.print_exc()
+        reason = " ".join(str(exc).split())[:200]
+        message = (
+            f"unexpected {type(exc).__name__} while {args.doing}"
+            f"{': ' + reason if reason else ''} (re-run with MODELRAIL_DEBUG=1 for the traceback)"
+        )
+        return _fail(command, message, UNEXPECTED)

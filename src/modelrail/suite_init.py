@@ -21,6 +21,8 @@ class SuiteDraft:
 
 
 def run(data_path: Path, out_path: Path, name: str | None, force: bool) -> SuiteDraft:
+    if out_path.is_dir():
+        raise ConfigError(f"{out_path}: is a directory (fix: --out names the suite file, e.g. {out_path}/raw.json)")
     if out_path.exists() and not force:
         raise ConfigError(f"{out_path}: already exists (review and edit it, or pass --force to redraft)")
     frame = load_table(data_path).frame
@@ -47,28 +49,35 @@ def _expect(kind: str, **kwargs) -> dict:
 def _column_expectations(column: str, series) -> list[dict]:
     from pandas.api import types
 
-    # GX checks an object column value by value, by Python type name; other columns by dtype name.
-    kind = "str" if series.dtype == object else str(series.dtype)
-    drafted = [_expect("expect_column_values_to_be_in_type_list", column=column, type_list=[kind])]
+    values = series.dropna()
+    if series.dtype == object:
+        # GX checks an object column value by value, by Python type name (str; date, list, ... from Parquet).
+        type_list = sorted({type(value).__name__ for value in values}) or ["str"]
+    else:
+        type_list = [str(series.dtype)]
+    drafted = [_expect("expect_column_values_to_be_in_type_list", column=column, type_list=type_list)]
     if not series.isna().any():
         drafted.append(_expect("expect_column_values_to_not_be_null", column=column))
-    values = series.dropna()
-    distinct = values.unique()
     is_number = types.is_numeric_dtype(series) and not types.is_bool_dtype(series)
-    if len(distinct) <= VALUE_SET_MAX and not types.is_float_dtype(series):
+    # Value sets only of what JSON holds exactly: text, whole numbers, booleans (not dates, lists or floats).
+    settable = types.is_integer_dtype(series) or types.is_bool_dtype(series) or type_list == ["str"]
+    distinct = values.unique() if settable else ()
+    if settable and len(distinct) <= VALUE_SET_MAX:
         drafted.append(_expect("expect_column_values_to_be_in_set", column=column, value_set=sorted(_plain(distinct))))
-    elif is_number and len(values):
-        low, high = float(values.min()), float(values.max())
-        slack = (high - low) * MARGIN
-        lower = low - slack if low < 0 or low - slack >= 0 else 0.0
-        drafted.append(
-            _expect(
-                "expect_column_values_to_be_between",
-                column=column,
-                min_value=round(lower, 6),
-                max_value=round(high + slack, 6),
+    elif is_number:
+        finite = values[values.abs() != float("inf")]  # a range with an infinite end would accept anything
+        if len(finite):
+            low, high = float(finite.min()), float(finite.max())
+            slack = (high - low) * MARGIN
+            lower = low - slack if low < 0 or low - slack >= 0 else 0.0
+            drafted.append(
+                _expect(
+                    "expect_column_values_to_be_between",
+                    column=column,
+                    min_value=round(lower, 6),
+                    max_value=round(high + slack, 6),
+                )
             )
-        )
     return drafted
 
 
