@@ -52,6 +52,7 @@ def expected_files(package: str) -> set[str]:
         "modelrail.yaml",
         "params.yaml",
         "pyproject.toml",
+        "serving/modelrail_serving.py",
         f"src/{package}/__init__.py",
         f"src/{package}/config.py",
         f"src/{package}/evaluate.py",

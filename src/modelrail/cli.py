@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import traceback
 from pathlib import Path
 
 from modelrail import __version__
-from modelrail.errors import ModelrailError
+from modelrail.errors import ConfigError, ModelrailError
 from modelrail.markdown import escape
 
 PASSED, FAILED, USAGE, UNEXPECTED = 0, 1, 2, 3
@@ -54,11 +55,21 @@ def _drift(args: argparse.Namespace) -> int:
 def _pull_request_report(args: argparse.Namespace) -> int:
     from modelrail import report
 
-    since = float(args.since) if args.since else None
+    since = _epoch(args.since) if args.since else None
     result = report.run(args.out, args.base or None, args.gates, args.pipeline_outcome, since)
     print(result.markdown, end="")
     print(f"Report: {result.path}")
     return PASSED if result.passed else FAILED
+
+
+def _epoch(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"--since {text[:40]!r}: must be epoch seconds, e.g. $(date +%s) when the pipeline started")
+    return value
 
 
 def _containerize_build(args: argparse.Namespace) -> int:
