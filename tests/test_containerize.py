@@ -225,7 +225,7 @@ def test_smoke_passes_and_records_the_container_gate(built):
     assert answers["refuses Content-Type text/plain with a 4xx"]["status"] == 415
     for probe in ("50 MB of invalid JSON", "a body one byte over the limit", "a chunked body over the limit"):
         assert answers[f"refuses {probe} with a 4xx"]["status"] == 413
-    assert all(details["answer_bytes"] < 4096 and "stack_trace" not in details["answer"] for details in answers.values())
+    assert all(d["answer_bytes"] < 4096 and "stack_trace" not in d["answer"] for d in answers.values())
     assert record["inputs"]["image"]["id"] == image_id
 
 
