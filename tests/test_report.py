@@ -43,7 +43,7 @@ def test_a_passing_pull_request_reports_every_gate_and_sets_outputs(repo, monkey
     assert main(["report", "--base", "main", "--out", "report.md"]) == 0
     text = (repo / "report.md").read_text()
     assert text.startswith("<!-- modelrail-report -->\n## modelrail: ✅ all 2 gates passed")
-    assert "| ✅ | raw | `gates/raw.json` | 2 of 2 |" in text
+    assert "| ✅ | raw | gates/raw.json | 2 of 2 |" in text
     assert "2 expectation results unchanged." in text or "3 expectation results unchanged." in text
     assert summary.read_text().strip() == text.strip()
     outputs = output.read_text()
@@ -58,7 +58,7 @@ def test_a_failed_expectation_shows_base_against_head(repo, capsys):
     text = (repo / "report.md").read_text()
     assert "## modelrail: ❌ raw gate failed" in text
     assert "| raw | expect_b | area | ✅ | ❌ | column 'area' bad |" in text
-    assert "- **raw** `expect_b`: column 'area' bad" in text
+    assert "- **raw** expect_b: column 'area' bad" in text
 
 
 def test_a_failed_pipeline_fails_the_report_even_if_records_passed(repo):

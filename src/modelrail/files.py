@@ -64,6 +64,11 @@ def read_regular(path: Path, limit: int = MAX_DOCUMENT_BYTES, missing: str = "no
     return data
 
 
+def inside_repo(path: Path) -> bool:
+    """Whether the file (symlinks resolved) lies inside the working directory, the model repository's root."""
+    return Path(path).resolve().is_relative_to(Path.cwd().resolve())
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 

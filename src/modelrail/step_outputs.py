@@ -6,6 +6,9 @@ The one writer of all three; outside a runner, outputs and the summary are no-op
 from __future__ import annotations
 
 import os
+import secrets
+
+from modelrail.errors import ConfigError
 
 
 def in_actions() -> bool:
@@ -21,8 +24,18 @@ def write(values: dict[str, str]) -> None:
         for name, value in values.items():
             text = str(value)
             if "\n" in text or "\r" in text:
-                raise ValueError(f"step output '{name}' must be one line")
+                raise ConfigError(f"step output '{name}' must be one line, got a line break in {text[:60]!r}")
             handle.write(f"{name}={text}\n")
+
+
+def write_multiline(name: str, value: str) -> None:
+    """A multi-line output, between a random delimiter the value cannot contain by chance or by design."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    delimiter = f"modelrail_{secrets.token_hex(16)}"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
 def _escape_data(text: str) -> str:
