@@ -5,8 +5,8 @@ turns NaN or Infinity into numbers. This layer, in the same process, answers ins
 malformed or too large, and shortens every error answer; everything else reaches MLflow unchanged.
 
 - POST /invocations only with Content-Type application/json or text/csv (else 415).
-- A body over the limit (Content-Length or chunked) gets 413; the limit is MODELRAIL_MAX_REQUEST_BYTES, default
-  1/64 of the container's memory limit (16 MiB at the deployment's 1 GiB), 16 MiB without one.
+- A body over the limit (Content-Length or chunked) gets 413; the limit is MODELRAIL_MAX_REQUEST_BYTES,
+  default 1/64 of the container's memory limit (16 MiB at the deployment's 1 GiB), 16 MiB without one.
 - JSON must be strict (no NaN, Infinity or numbers out of float range, bounded nesting); CSV cells must not be
   non-finite numbers (400).
 - An error answer from MLflow (4xx/5xx) is replaced by a short JSON body: its error_code and a fixed message,
@@ -28,10 +28,11 @@ import sys
 MIB = 1 << 20
 LIMIT_ENV = "MODELRAIL_MAX_REQUEST_BYTES"
 DEFAULT_LIMIT = 16 * MIB
-# A body is parsed into rows and a DataFrame several times its size; 1/64 of the memory keeps that far from the limit.
+# A body is parsed into rows and a DataFrame several times its size: 1/64 of the memory keeps that far from
+# the limit.
 MEMORY_SHARE = 64
-# Past the limit the rest of the body is read and dropped (up to this much) before answering, so the client gets
-# the 413 instead of a reset connection.
+# Past the limit the rest of the body is read and dropped (up to this much) before answering, so the client
+# gets the 413 instead of a reset connection.
 DRAIN_BYTES = 256 * MIB
 MAX_DEPTH = 32
 SCORING_PATH = "/invocations"
@@ -162,7 +163,9 @@ def content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
 
 
 def error_body(status: int, error_code: str) -> bytes:
-    message = MESSAGES.get(status, "the model server could not answer this request" if status >= 500 else "refused")
+    message = MESSAGES.get(
+        status, "the model server could not answer this request" if status >= 500 else "refused"
+    )
     return json.dumps({"error_code": error_code, "message": message}).encode()
 
 
@@ -256,7 +259,11 @@ class Guard:
                 else:
                     state["buffer"] = bytearray()
                 return
-            if message["type"] == "http.response.body" and state["status"] is not None and state["status"] >= 400:
+            if (
+                message["type"] == "http.response.body"
+                and state["status"] is not None
+                and state["status"] >= 400
+            ):
                 buffer = state["buffer"]
                 if len(buffer) < 64 * 1024:
                     buffer.extend(message.get("body", b"")[: 64 * 1024 - len(buffer)])
@@ -267,7 +274,9 @@ class Guard:
 
         try:
             await self.app(scope, receive, guarded_send)
-        except Exception as exc:  # the inner app failed before or while answering: a short 500, never a traceback
+        except (
+            Exception
+        ) as exc:  # the inner app failed before or while answering: a short 500, never a traceback
             _log(f"{scope['method']} {scope['path']}: {type(exc).__name__}: {exc}")
             if not state["started"] and not state.get("sent_error"):
                 await send_error(send, 500, "INTERNAL_ERROR")
@@ -282,7 +291,9 @@ class Guard:
         status = state["status"]
         default = "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"
         state["sent_error"] = True
-        await send_error(send, status, code if isinstance(code, str) and ERROR_CODE.fullmatch(code) else default)
+        await send_error(
+            send, status, code if isinstance(code, str) and ERROR_CODE.fullmatch(code) else default
+        )
 
 
 def create_app():
