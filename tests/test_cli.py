@@ -24,6 +24,7 @@ COMMANDS = {
 def test_every_command_is_wired_to_a_handler(command):
     args = build_parser().parse_args([*command, *COMMANDS[command]])
     assert callable(args.handler)
+    assert args.doing  # what the one-line message of an unexpected error (exit 3) says it was doing
 
 
 def test_help_answers_without_importing_heavy_libraries():

@@ -338,6 +338,8 @@ def test_an_mlmodel_signature_that_is_not_json_is_named(tmp_path):
         ("environments: &e [staging]\nproject: *e\n", "anchors and aliases"),
         ("environments: [staging]\ngates: {model: {thresholds: {a: {min: 0}, a: {max: 1}}}}\n", "duplicate key 'a'"),
         ("environments: ['staging\\n']\n", "is not a valid branch name"),
+        ("environments: [staging]\nproject: " + "[" * 10000 + "]" * 10000 + "\n", "not valid YAML"),
+        ("environments: [staging]\ndrift: {psi: " + "7" * 5000 + "}\n", "not valid YAML"),
     ],
 )
 def test_yaml_duplicates_aliases_and_loose_names_are_refused(tmp_path, text, says):
