@@ -143,7 +143,7 @@ def test_suite_init(capsys, data):
             assert (root / "out.json").read_text() == OLD_RECORD
 
 
-@SLOW
+@settings(SLOW, max_examples=10)  # a config that loads runs the whole drift comparison
 @given(DOCUMENTS.map(lambda d: as_yaml({"environments": ["staging"], "drift": d})) | st.binary(max_size=200))
 def test_drift_config(capsys, data):
     with repo() as root:
