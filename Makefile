@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint format bench bench-containerize docs clean
+.PHONY: demo test lint format bench bench-containerize bench-smoke docs clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: $(VENV)/.installed
 
 bench-containerize: $(VENV)/.installed
 	$(BIN)/python benchmarks/containerize.py
+
+bench-smoke: $(VENV)/.installed
+	$(BIN)/python benchmarks/smoke.py
 
 clean:
 	rm -rf build site $(VENV)
