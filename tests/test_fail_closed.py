@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import GOOD_CSV, leftovers
+from conftest import GOOD_CSV
 
-from modelrail import champion, cli, container_smoke, releases
+from modelrail import champion, container_smoke, releases
 from modelrail.cli import main
 from modelrail.config import load_config
 from modelrail.errors import ConfigError
@@ -380,8 +380,3 @@ def test_markdown_from_data_renders_as_text():
     for raw in ("<img", " @org", "https://", "\n"):
         assert raw not in table_row, raw
     assert "&lt;img" in table_row and "@&#8203;org" in table_row and "\\[click\\]" in table_row
-
-
-def test_the_cli_module_has_one_error_handler():
-    assert cli.main.__doc__ and "3 unexpected" in cli.main.__doc__
-    assert not leftovers(Path("."))
