@@ -190,6 +190,13 @@ def test_an_annotation_cannot_be_split_into_a_second_workflow_command(monkeypatc
     assert capsys.readouterr().out == "::error file=a%2Cb%3Ac.csv::bad%0A::add-mask::x 100%25\n"
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "-1"])
+def test_an_infinite_smoke_tolerance_is_a_usage_error(capsys, value):
+    with pytest.raises(SystemExit) as caught:
+        main(["containerize", "smoke", "--image", "x:1", "--tolerance", value])
+    assert caught.value.code == 2 and "is not a finite number" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("since", ["yesterday", "nan", "-1", "inf"])
 def test_report_since_must_be_epoch_seconds(workdir, capsys, since):
     assert main(["report", "--since", since]) == 2

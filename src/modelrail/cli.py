@@ -13,7 +13,7 @@ from modelrail import __version__
 from modelrail.errors import ConfigError, ModelrailError
 from modelrail.markdown import escape
 
-PASSED, FAILED, USAGE, UNEXPECTED = 0, 1, 2, 3
+PASSED, FAILED, UNEXPECTED = 0, 1, 3
 
 
 def _gate_data(args: argparse.Namespace) -> int:
@@ -69,6 +69,17 @@ def _epoch(text: str) -> float:
         value = math.nan
     if not math.isfinite(value) or value < 0:
         raise ConfigError(f"--since {text[:40]!r}: must be epoch seconds, e.g. $(date +%s) when the pipeline started")
+    return value
+
+
+def _finite(text: str) -> float:
+    """argparse type: a finite number, 0 or more (an infinite tolerance would pass any prediction)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a finite number, 0 or more")
     return value
 
 
@@ -294,8 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--sample", type=Path, default=Path("data/prepared/test.csv"), help="golden sample file")
     smoke.add_argument("--rows", type=int, default=50, help="rows of the golden sample (default: 50)")
     smoke.add_argument("--suite", type=Path, default=Path("expectations/predictions.json"), help="predictions suite")
-    smoke.add_argument("--tolerance", type=float, default=1e-6, help="absolute tolerance (default: 1e-6)")
-    smoke.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default: 120)")
+    smoke.add_argument("--tolerance", type=_finite, default=1e-6, help="absolute tolerance (default: 1e-6)")
+    smoke.add_argument("--timeout", type=_finite, default=120.0, help="seconds to wait for health (default: 120)")
     smoke.add_argument("--record", type=Path, help="gate record JSON (default: gates/container.json)")
     smoke.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
     smoke.set_defaults(handler=_containerize_smoke, doing="smoke-testing the serving image")
