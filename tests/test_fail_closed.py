@@ -190,11 +190,19 @@ def test_an_annotation_cannot_be_split_into_a_second_workflow_command(monkeypatc
     assert capsys.readouterr().out == "::error file=a%2Cb%3Ac.csv::bad%0A::add-mask::x 100%25\n"
 
 
-@pytest.mark.parametrize("value", ["inf", "nan", "-1"])
-def test_an_infinite_smoke_tolerance_is_a_usage_error(capsys, value):
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--tolerance", "inf", "is not a finite number"),
+        ("--tolerance", "nan", "is not a finite number"),
+        ("--timeout", "-1", "is not a finite number"),
+        ("--rows", "0", "is not a whole number, 1 or more"),
+    ],
+)
+def test_smoke_options_that_would_pass_anything_are_usage_errors(capsys, option, value, says):
     with pytest.raises(SystemExit) as caught:
-        main(["containerize", "smoke", "--image", "x:1", "--tolerance", value])
-    assert caught.value.code == 2 and "is not a finite number" in capsys.readouterr().err
+        main(["containerize", "smoke", "--image", "x:1", option, value])
+    assert caught.value.code == 2 and says in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("since", ["yesterday", "nan", "-1", "inf"])

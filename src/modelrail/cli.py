@@ -83,6 +83,13 @@ def _finite(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> int:
+    """argparse type: a whole number, 1 or more (0 rows would compare no prediction at all)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number, 1 or more")
+    return int(text)
+
+
 def _containerize_build(args: argparse.Namespace) -> int:
     from modelrail import container_build, step_outputs
 
@@ -303,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
     smoke.add_argument("--model", type=Path, default=Path("models/model"), help="in-process reference model")
     smoke.add_argument("--sample", type=Path, default=Path("data/prepared/test.csv"), help="golden sample file")
-    smoke.add_argument("--rows", type=int, default=50, help="rows of the golden sample (default: 50)")
+    smoke.add_argument("--rows", type=_positive, default=50, help="rows of the golden sample (default: 50)")
     smoke.add_argument("--suite", type=Path, default=Path("expectations/predictions.json"), help="predictions suite")
     smoke.add_argument("--tolerance", type=_finite, default=1e-6, help="absolute tolerance (default: 1e-6)")
     smoke.add_argument("--timeout", type=_finite, default=120.0, help="seconds to wait for health (default: 120)")
