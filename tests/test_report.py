@@ -88,7 +88,7 @@ def test_failures_come_first_and_each_gate_is_named_by_its_record(repo):
     assert main(["report", "--out", "r.md"]) == 1
     text = (repo / "r.md").read_text()
     assert text.index("### What failed") < text.index("### Gates")
-    rows = [line for line in text.splitlines() if line.startswith("| ") and "`gates/" in line]
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "| gates/" in line]
     assert rows[0].split("|")[2].strip() == "raw"
     assert {row.split("|")[2].strip() for row in rows} == {"raw", "features", "model"}
 
