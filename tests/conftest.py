@@ -120,3 +120,14 @@ def bake_for_act(tmp: Path, **answers: str) -> Path:
 
     context = {"modelrail_repository": MODELRAIL, "modelrail_version": VERSION, "dvc_remote": str(tmp / "dvc-remote")}
     return Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(tmp), extra_context={**context, **answers}))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for every test that needs it (start-up costs ~10 s); the gates reuse it."""
+    require(shutil.which("java") is not None, "no Java runtime for Spark (apt openjdk-17-jre-headless)")
+    from modelrail.engines import spark_session
+
+    session = spark_session({"spark": {"master": "local[2]"}})
+    yield session
+    session.stop()
