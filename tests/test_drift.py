@@ -1,3 +1,4 @@
+import itertools
 import json
 import math
 import random
@@ -344,3 +345,28 @@ def test_a_broken_profile_is_a_config_error(workdir, reference, capsys, text, ex
     (workdir / "profile.json").write_text(text)
     assert drift("--reference", "profile.json", "--current", str(reference)) == 2
     assert expected in capsys.readouterr().err
+
+
+def test_a_shift_only_the_ks_test_sees_fails_the_gate(workdir, capsys):
+    """Every decile of the reference keeps a share PSI tolerates (6.5% or 13.5% instead of 10%), but the values sit high
+    in their bins and the lower half is thinner: the distribution functions part by more than the KS limit."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    reference = rng.normal(10, 2, 2000)
+    edges = np.quantile(reference, np.linspace(0, 1, 11))
+    current = np.concatenate(
+        [
+            rng.uniform(low + 0.8 * (high - low), low + 0.95 * (high - low), 65 if decile < 5 else 135)
+            for decile, (low, high) in enumerate(itertools.pairwise(edges))
+        ]
+    )
+    (workdir / "reference.csv").write_text("x\n" + "".join(f"{value:.6f}\n" for value in reference))
+    (workdir / "current.csv").write_text("x\n" + "".join(f"{value:.6f}\n" for value in current))
+    assert drift("--reference", "reference.csv", "--current", "current.csv") == 1
+    (check,) = record()["checks"]
+    assert check["column"] == "x" and check["success"] is False
+    limits = check["details"]["limits"]
+    assert check["details"]["psi"] < limits["psi"], "PSI alone would catch this: not a KS-only case"
+    assert check["details"]["ks"] >= limits["ks"] and check["details"]["pvalue"] < limits["pvalue"]
+    assert "current.csv: column 'x' drifted: KS distance" in capsys.readouterr().err

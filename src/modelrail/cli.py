@@ -99,6 +99,14 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from modelrail import verify
+
+    record = args.record or Path("gates/verify.json")
+    result = verify.run(Path("."), record, args.summary or record.with_suffix(".md"), args.stage or None)
+    return _report(result)
+
+
 def _new(args: argparse.Namespace) -> int:
     from modelrail import new
 
@@ -146,8 +154,31 @@ def _containerize_push(args: argparse.Namespace) -> int:
 
     result = container_push.run(Path("."), args.image, args.registry)
     step_outputs.write({"digest": result.digest, "image": f"{result.repository}@{result.digest}"})
-    print(f"Pushed {', '.join(result.references)}")
+    if result.skipped:
+        print(f"Not pushed: the registry already has {result.references[0]}, kept as it is")
+    else:
+        print(f"Pushed {', '.join(result.references)}")
     print(f"digest={result.digest}")
+    return PASSED
+
+
+def _containerize_published(args: argparse.Namespace) -> int:
+    from modelrail import container_push, step_outputs
+
+    reference, digest = container_push.published(Path("."), args.registry)
+    step_outputs.write({"exists": "true" if digest else "false", "digest": digest or ""})
+    print(f"{reference}: {'in the registry at ' + digest if digest else 'not in the registry'}")
+    return PASSED
+
+
+def _template_check(args: argparse.Namespace) -> int:
+    from modelrail import template_answers
+
+    try:
+        count = template_answers.check(args.file)
+    except template_answers.MarkupError as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"{args.file}: {count} answers, none holds template markup")
     return PASSED
 
 
@@ -296,6 +327,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=_pull_request_report, doing="writing the pull-request report")
 
+    verify = commands.add_parser(
+        "verify", help="re-hash DVC outputs against dvc.lock and re-derive every gate; compare with the records"
+    )
+    verify.add_argument("--stage", action="append", help="re-derive only this gate stage of dvc.yaml (repeatable)")
+    verify.add_argument("--record", type=Path, help="its own gate record (default: gates/verify.json)")
+    verify.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
+    verify.set_defaults(handler=_verify, doing="re-deriving the gates from the content")
+
     suite = commands.add_parser("suite", help="work with expectation suites").add_subparsers(
         dest="suite", required=True, metavar="ACTION"
     )
@@ -349,12 +388,22 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.set_defaults(handler=_containerize_smoke, doing="smoke-testing the serving image")
     push = steps.add_parser("push", help="push the image with both tags; print the digest")
     push.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
-    push.add_argument(
-        "--registry",
-        default=os.environ.get("MODELRAIL_REGISTRY") or None,
-        help="registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)",
-    )
+    push_registry = "registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)"
+    push.add_argument("--registry", default=os.environ.get("MODELRAIL_REGISTRY") or None, help=push_registry)
     push.set_defaults(handler=_containerize_push, doing="pushing the serving image")
+    published = steps.add_parser(
+        "published", help="is model-<content hash> already in the registry? (outputs exists, digest)"
+    )
+    published.add_argument("--registry", default=os.environ.get("MODELRAIL_REGISTRY") or None, help=push_registry)
+    published.set_defaults(handler=_containerize_published, doing="looking the image up in the registry")
+
+    template = commands.add_parser("template", help="work with the template the repository was made from")
+    template_steps = template.add_subparsers(dest="step", required=True, metavar="ACTION")
+    template_check = template_steps.add_parser(
+        "check", help="refuse template markup in .cruft.json's answers (run before `cruft update`)"
+    )
+    template_check.add_argument("--file", type=Path, default=Path(".cruft.json"), help="default: .cruft.json")
+    template_check.set_defaults(handler=_template_check, doing="checking the template answers")
 
     new = commands.add_parser("new", help="bake a new model repo: each question checked as it is answered")
     new.add_argument("--template", type=Path, help="template checkout (default: the one this modelrail runs from)")
