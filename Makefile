@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test test-fast mutation lint format bench bench-containerize bench-first-hour docs clean
+.PHONY: demo test test-fast mutation lint format bench bench-containerize bench-smoke bench-first-hour docs clean
 
 # uv from PATH; on a machine without it, pip puts the pinned uv into the venv first (the one pip download).
 SYSTEM_UV := $(shell command -v uv 2>/dev/null)
@@ -69,6 +69,9 @@ bench: $(VENV)/.installed
 
 bench-containerize: $(VENV)/.installed
 	$(BIN)/python benchmarks/containerize.py
+
+bench-smoke: $(VENV)/.installed
+	$(BIN)/python benchmarks/smoke.py
 
 bench-first-hour: $(VENV)/.installed
 	$(BIN)/python benchmarks/first_hour.py

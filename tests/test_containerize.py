@@ -217,7 +217,16 @@ def test_smoke_passes_and_records_the_container_gate(built):
     names = [check["name"] for check in record["checks"]]
     assert "healthy" in names and "predictions match the in-process model" in names
     assert "predictions: expect_column_values_to_be_in_set" in names
-    assert sum(name.startswith("refuses ") for name in names) == 4
+    refusals = [check for check in record["checks"] if check["name"].startswith("refuses ")]
+    assert len(refusals) == 11 and all(check["success"] for check in refusals), refusals
+    answers = {check["name"]: check["details"] for check in refusals}
+    for probe in ("a NaN value", "an Infinity value", "the value 1e309 (beyond float range)"):
+        assert answers[f"refuses {probe} with a 4xx"]["status"] == 400
+    assert answers["refuses a request without Content-Type with a 4xx"]["status"] == 415
+    assert answers["refuses Content-Type text/plain with a 4xx"]["status"] == 415
+    for probe in ("50 MB of invalid JSON", "a body one byte over the limit", "a chunked body over the limit"):
+        assert answers[f"refuses {probe} with a 4xx"]["status"] == 413
+    assert all(d["answer_bytes"] < 4096 and "stack_trace" not in d["answer"] for d in answers.values())
     assert record["inputs"]["image"]["id"] == image_id
 
 

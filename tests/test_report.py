@@ -43,7 +43,7 @@ def test_a_passing_pull_request_reports_every_gate_and_sets_outputs(repo, monkey
     assert main(["report", "--base", "main", "--out", "report.md"]) == 0
     text = (repo / "report.md").read_text()
     assert text.startswith("<!-- modelrail-report -->\n## modelrail: ✅ all 2 gates passed")
-    assert "| ✅ | raw | `gates/raw.json` | 2 of 2 |" in text
+    assert "| ✅ | raw | gates/raw.json | 2 of 2 |" in text
     # The data-quality diff counts the raw gate's two expectations; the model gate's threshold is not one.
     assert "\n2 expectation results unchanged.\n" in text
     assert summary.read_text().strip() == text.strip()
@@ -59,7 +59,7 @@ def test_a_failed_expectation_shows_base_against_head(repo, capsys):
     text = (repo / "report.md").read_text()
     assert "## modelrail: ❌ raw gate failed" in text
     assert "| raw | expect_b | area | ✅ | ❌ | column 'area' bad |" in text
-    assert "- **raw** `expect_b`: column 'area' bad" in text
+    assert "- **raw** expect_b: column 'area' bad" in text
 
 
 def test_one_failed_gate_among_passed_ones_fails_the_verdict_in_every_output(repo, monkeypatch):
@@ -70,7 +70,7 @@ def test_one_failed_gate_among_passed_ones_fails_the_verdict_in_every_output(rep
     assert main(["report", "--base", "main", "--out", "report.md"]) == 1
     text = (repo / "report.md").read_text()
     assert text.startswith("<!-- modelrail-report -->\n## modelrail: ❌ model gate failed\n")
-    assert "| ✅ | raw | `gates/raw.json` | 2 of 2 |" in text and "| ❌ | model | `gates/model.json` | 0 of 1 |" in text
+    assert "| ✅ | raw | gates/raw.json | 2 of 2 |" in text and "| ❌ | model | gates/model.json | 0 of 1 |" in text
     assert "passed=false\n" in output.read_text() and "passed=true" not in output.read_text()
 
 
@@ -165,7 +165,7 @@ def test_failures_come_first_and_each_gate_is_named_by_its_record(repo):
     assert main(["report", "--out", "r.md"]) == 1
     text = (repo / "r.md").read_text()
     assert text.index("### What failed") < text.index("### Gates")
-    rows = [line for line in text.splitlines() if line.startswith("| ") and "`gates/" in line]
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "| gates/" in line]
     assert rows[0].split("|")[2].strip() == "raw"
     assert {row.split("|")[2].strip() for row in rows} == {"raw", "features", "model"}
 

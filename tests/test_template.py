@@ -57,6 +57,7 @@ def expected_files(package: str, dataset: str = "breast_cancer.csv") -> set[str]
         "modelrail.yaml",
         "params.yaml",
         "pyproject.toml",
+        "serving/modelrail_serving.py",
         f"src/{package}/__init__.py",
         f"src/{package}/config.py",
         f"src/{package}/evaluate.py",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelrail.errors import ConfigError
+from modelrail.files import load_json_object, read_regular
 
 MODEL_STAGE = "train"
 MODEL_DIR = "models/model"
@@ -72,12 +72,11 @@ def load_lock(path: Path) -> dict:
     """dvc.lock as a mapping; a missing or malformed file is a ConfigError naming it."""
     import yaml
 
+    raw = read_regular(path, missing="no such file (run `dvc repro` to train the model first)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (run `dvc repro` to train the model first)") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())[:200]}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: not a dvc.lock file (expected a mapping with 'stages')")
     return data
@@ -98,9 +97,10 @@ def _project(repo: Path) -> str:
 
 def _run_id(repo: Path) -> str | None:
     try:
-        return json.loads((repo / RUN_RECORD).read_text(encoding="utf-8")).get("run_id")
-    except (FileNotFoundError, json.JSONDecodeError, AttributeError):
+        run_id = load_json_object(repo / RUN_RECORD, "a run record")[0].get("run_id")
+    except ConfigError:
         return None
+    return run_id if isinstance(run_id, str) else None
 
 
 def git_sha(repo: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ WHEN_MISSING = (THRESHOLDS_ONLY, FAIL)
 DEFAULT_TOLERANCE = 0.0
 # evaluate logs the test metrics on the training run as test_<name>; that run is the version's source run.
 RUN_METRIC_PREFIX = "test_"
+# MLflow's rule for alias names (mlflow.utils.validation); a name it rejects must not read as "no champion yet".
+ALIAS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 @dataclass
@@ -35,7 +38,12 @@ class RegistryUnavailable(Exception):
 
 def alias_for(config: dict, config_path: Path, target_env: str | None, alias: str | None) -> str | None:
     """The alias to compare against: explicit, else the target environment's, else none (thresholds only)."""
-    if alias:
+    if alias is not None:
+        if not ALIAS_NAME.fullmatch(alias):
+            raise ConfigError(
+                f"--alias {alias[:40]!r} is not a name MLflow accepts for an alias "
+                "(letters, digits, _ and -, at most 255; fix: pass the alias the environment uses, e.g. staging)"
+            )
         return alias
     if not target_env:
         return None
@@ -196,6 +204,13 @@ def _compare_one(
             f"(fix: its evaluate stage must log it; the gate fails closed)"
         )
         return Check(name=label, success=False, message=message, details=details)
+    if not (math.isfinite(value) and math.isfinite(best)):
+        # +inf against a finite champion would always "win"; NaN compares false both ways. Neither is a verdict.
+        message = (
+            f"{name}: not a finite number ({value} here, {best} for {where}), so it cannot be compared "
+            f"(the gate fails closed)"
+        )
+        return Check(name=label, success=False, message=message, file=str(metrics_path), details=details)
     delta = value - best
     worse_by = delta if lower_is_better else -delta
     details["delta"] = delta

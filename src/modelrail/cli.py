@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from modelrail import __version__
 from modelrail.errors import ConfigError, ModelrailError
+from modelrail.markdown import escape
 
-PASSED, FAILED = 0, 1
+PASSED, FAILED, UNEXPECTED = 0, 1, 3
 
 
 def _gate_data(args: argparse.Namespace) -> int:
@@ -61,11 +64,39 @@ def _drift(args: argparse.Namespace) -> int:
 def _pull_request_report(args: argparse.Namespace) -> int:
     from modelrail import report
 
-    since = float(args.since) if args.since else None
+    since = _epoch(args.since) if args.since else None
     result = report.run(args.out, args.base or None, args.gates, args.pipeline_outcome, since)
     print(result.markdown, end="")
     print(f"Report: {result.path}")
     return PASSED if result.passed else FAILED
+
+
+def _epoch(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"--since {text[:40]!r}: must be epoch seconds, e.g. $(date +%s) when the pipeline started")
+    return value
+
+
+def _finite(text: str) -> float:
+    """argparse type: a finite number, 0 or more (an infinite tolerance would pass any prediction)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a finite number, 0 or more")
+    return value
+
+
+def _positive(text: str) -> int:
+    """argparse type: a whole number, 1 or more (0 rows would compare no prediction at all)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number, 1 or more")
+    return int(text)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -245,10 +276,11 @@ def _report(result) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="modelrail",
         description="Gate every stage of a model repo on data quality.",
-        epilog="Exit codes: 0 passed, 1 a gate failed, 2 usage or configuration error.",
+        epilog="Exit codes: 0 passed, 1 a gate failed, 2 usage or configuration error, 3 an unexpected error "
+        "(MODELRAIL_DEBUG=1 prints its traceback).",
     )
     parser.add_argument("--version", action="version", version=f"modelrail {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -267,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate with pandas or Spark (default: gates.data.engine in modelrail.yaml, else pandas)",
     )
     data.add_argument("--config", type=Path, help="modelrail.yaml to read (default: modelrail.yaml if present)")
-    data.set_defaults(handler=_gate_data)
+    data.set_defaults(handler=_gate_data, doing="validating data against the suite")
 
     model = gate.add_parser("model", help="check evaluation metrics against modelrail.yaml thresholds")
     model.add_argument("--metrics", type=Path, required=True, help="metrics JSON, e.g. metrics/metrics.json")
@@ -279,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--target-env", help="also compare with the champion of this environment or base branch, e.g. staging, main"
     )
     champion.add_argument("--alias", help="also compare with the model version behind this MLflow alias")
-    model.set_defaults(handler=_gate_model)
+    model.set_defaults(handler=_gate_model, doing="checking metrics against thresholds and the champion")
 
     report = commands.add_parser("report", help="write the pull-request report: gates, metrics diff, champion")
     report.add_argument("--base", help="base branch to diff against, e.g. main (default: no diff)")
@@ -293,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--since", help="epoch seconds when the pipeline started: records written since then are this run's"
     )
-    report.set_defaults(handler=_pull_request_report)
+    report.set_defaults(handler=_pull_request_report, doing="writing the pull-request report")
 
     verify = commands.add_parser(
         "verify", help="re-hash DVC outputs against dvc.lock and re-derive every gate; compare with the records"
@@ -301,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--stage", action="append", help="re-derive only this gate stage of dvc.yaml (repeatable)")
     verify.add_argument("--record", type=Path, help="its own gate record (default: gates/verify.json)")
     verify.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
-    verify.set_defaults(handler=_verify)
+    verify.set_defaults(handler=_verify, doing="re-deriving the gates from the content")
 
     suite = commands.add_parser("suite", help="work with expectation suites").add_subparsers(
         dest="suite", required=True, metavar="ACTION"
@@ -317,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", type=Path, required=True, help="suite JSON to write, e.g. expectations/raw.json")
     init.add_argument("--name", help="suite name (default: the file name)")
     init.add_argument("--force", action="store_true", help="overwrite an existing suite")
-    init.set_defaults(handler=_suite_init)
+    init.set_defaults(handler=_suite_init, doing="drafting a suite from the data file")
 
     drift = commands.add_parser("drift", help="compare current data with a reference, column by column; gate on it")
     drift.add_argument(
@@ -334,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--config", type=Path, help="thresholds under `drift:` (default: modelrail.yaml if present)")
     drift.add_argument("--record", type=Path, help="gate record JSON (default: gates/drift.json)")
     drift.add_argument("--summary", type=Path, help="Markdown report (default: the record with .md)")
-    drift.set_defaults(handler=_drift)
+    drift.set_defaults(handler=_drift, doing="comparing current data with the reference")
     containerize = commands.add_parser("containerize", help="build, smoke-test and push the serving image")
     steps = containerize.add_subparsers(dest="step", required=True, metavar="STEP")
     image_help = "image to use (default: MODELRAIL_IMAGE, else <project>:model-<content hash> from dvc.lock)"
@@ -348,28 +380,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("MODELRAIL_MODEL_VERSION") or None,
         help="label value (default: the MLflow run id in models/run.json)",
     )
-    build.set_defaults(handler=_containerize_build)
+    build.set_defaults(handler=_containerize_build, doing="building the serving image")
     smoke = steps.add_parser("smoke", help="gate: run the image offline, check health, predictions, bad requests")
     smoke.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
     smoke.add_argument("--model", type=Path, default=Path("models/model"), help="in-process reference model")
     smoke.add_argument("--sample", type=Path, default=Path("data/prepared/test.csv"), help="golden sample file")
-    smoke.add_argument("--rows", type=int, default=50, help="rows of the golden sample (default: 50)")
+    smoke.add_argument("--rows", type=_positive, default=50, help="rows of the golden sample (default: 50)")
     smoke.add_argument("--suite", type=Path, default=Path("expectations/predictions.json"), help="predictions suite")
-    smoke.add_argument("--tolerance", type=float, default=1e-6, help="absolute tolerance (default: 1e-6)")
-    smoke.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default: 120)")
+    smoke.add_argument("--tolerance", type=_finite, default=1e-6, help="absolute tolerance (default: 1e-6)")
+    smoke.add_argument("--timeout", type=_finite, default=120.0, help="seconds to wait for health (default: 120)")
     smoke.add_argument("--record", type=Path, help="gate record JSON (default: gates/container.json)")
     smoke.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
-    smoke.set_defaults(handler=_containerize_smoke)
+    smoke.set_defaults(handler=_containerize_smoke, doing="smoke-testing the serving image")
     push = steps.add_parser("push", help="push the image with both tags; print the digest")
     push.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
     push_registry = "registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)"
     push.add_argument("--registry", default=os.environ.get("MODELRAIL_REGISTRY") or None, help=push_registry)
-    push.set_defaults(handler=_containerize_push)
+    push.set_defaults(handler=_containerize_push, doing="pushing the serving image")
     published = steps.add_parser(
         "published", help="is model-<content hash> already in the registry? (outputs exists, digest)"
     )
     published.add_argument("--registry", default=os.environ.get("MODELRAIL_REGISTRY") or None, help=push_registry)
-    published.set_defaults(handler=_containerize_published)
+    published.set_defaults(handler=_containerize_published, doing="looking the image up in the registry")
 
     template = commands.add_parser("template", help="work with the template the repository was made from")
     template_steps = template.add_subparsers(dest="step", required=True, metavar="ACTION")
@@ -377,32 +409,67 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="refuse template markup in .cruft.json's answers (run before `cruft update`)"
     )
     template_check.add_argument("--file", type=Path, default=Path(".cruft.json"), help="default: .cruft.json")
-    template_check.set_defaults(handler=_template_check)
+    template_check.set_defaults(handler=_template_check, doing="checking the template answers")
 
     new = commands.add_parser("new", help="bake a new model repo: each question checked as it is answered")
     new.add_argument("--template", type=Path, help="template checkout (default: the one this modelrail runs from)")
     new.add_argument(
         "--output-dir", type=Path, help="where the repo goes (default: here, or next to the template when inside it)"
     )
-    new.set_defaults(handler=_new)
+    new.set_defaults(handler=_new, doing="baking a new model repo")
 
     register = commands.add_parser("register", help="tag the trained model version with its content identity")
-    register.set_defaults(handler=_register)
+    register.set_defaults(handler=_register, doing="tagging the model version in the registry")
     promote = commands.add_parser("promote", help="release this commit's gated artifact to an environment")
     _release_options(promote)
-    promote.set_defaults(handler=_promote)
+    promote.set_defaults(handler=_promote, doing="promoting to the environment")
     rollback = commands.add_parser("rollback", help="bring back an environment's earlier release")
     _release_options(rollback)
     rollback.add_argument("--to", help="model version to restore (default: the release before the current one)")
     rollback.add_argument("--reject", action="store_true", help="mark the version rolled back from as rejected")
-    rollback.set_defaults(handler=_rollback)
+    rollback.set_defaults(handler=_rollback, doing="rolling back the environment")
     return parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors also annotated inside GitHub Actions (exit 2, as argparse does)."""
+
+    def error(self, message: str):
+        from modelrail import step_outputs
+
+        step_outputs.error(f"{self.prog}: {message}")
+        step_outputs.summary(f"- ❌ `{self.prog}`: usage error: {escape(message)}")
+        super().error(message)
+
+
+def _fail(command: str, message: str, code: int) -> int:
+    """A failure that is not a gate's verdict: one line on stderr, and the annotation and summary line in Actions."""
+    from modelrail import step_outputs
+
+    print(f"ERROR: {message}", file=sys.stderr)
+    step_outputs.error(f"modelrail {command}: {message}")
+    step_outputs.summary(f"- ❌ modelrail {command} (exit {code}): {escape(message, limit=1000)}")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; map its outcome to 0 passed, 1 gate failed, 2 usage or configuration, 3 unexpected."""
     args = build_parser().parse_args(argv)
+    command = " ".join(
+        getattr(args, key) for key in ("command", "gate", "suite", "step") if isinstance(getattr(args, key, None), str)
+    )
     try:
         return args.handler(args)
     except ModelrailError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(command, str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return _fail(command, "interrupted", UNEXPECTED)
+    except Exception as exc:  # the one place an unexpected error becomes exit 3, not a traceback
+        if os.environ.get("MODELRAIL_DEBUG") == "1":
+            traceback.print_exc()
+        reason = " ".join(str(exc).split())[:200]
+        message = (
+            f"unexpected {type(exc).__name__} while {args.doing}"
+            f"{': ' + reason if reason else ''} (re-run with MODELRAIL_DEBUG=1 for the traceback)"
+        )
+        return _fail(command, message, UNEXPECTED)

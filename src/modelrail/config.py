@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from pathlib import Path
 
 from modelrail.engines import ENGINES
 from modelrail.errors import ConfigError
+from modelrail.files import read_regular
 
 NUMBER = "number"
 STRING = "string"
@@ -41,25 +44,62 @@ SCHEMA: dict = {
 }
 REQUIRED = ("environments",)
 DEVELOPMENT_BRANCHES = ("main", "master")
-ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9-]*")
+
+
+@functools.cache
+def _strict_loader():
+    """PyYAML's SafeLoader without anchors and aliases (a 500-byte alias bomb expands to gigabytes) and without
+    duplicate keys (YAML silently keeps the later one, so a reviewer could read one value and the gate use another).
+    """
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "anchors and aliases (&name, *name) are not allowed", event.start_mark
+                )
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key is not None and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {_excerpt(key)}", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
+
+
+def parse_yaml(data: bytes, where: Path | str):
+    """One YAML document, strictly (see _strict_loader); a ConfigError names the file and the line."""
+    import yaml
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        return yaml.load(text, Loader=_strict_loader())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())[:200]
+        raise ConfigError(f"{where}: not valid YAML{at}: {problem}") from None
+    except (ValueError, RecursionError) as exc:  # a 4300+ digit integer, or nesting deeper than Python's stack
+        raise ConfigError(f"{where}: not valid YAML: {' '.join(str(exc).split())[:120]}") from None
 
 
 def load_config(path: Path) -> dict:
     """Parse and validate modelrail.yaml; every ConfigError names the file and the key."""
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (every model repo has a modelrail.yaml at its root)") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    raw = read_regular(path, missing="no such file (every model repo has a modelrail.yaml at its root)")
+    data = parse_yaml(raw, path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping of keys (see the modelrail.yaml reference)")
     _check(path, data, SCHEMA, "")
@@ -68,8 +108,11 @@ def load_config(path: Path) -> dict:
             raise ConfigError(f"{path}: key '{key}' is required")
     _check_environments(path, data["environments"])
     for metric, bounds in data.get("gates", {}).get("model", {}).get("thresholds", {}).items():
+        where = f"{path}: key 'gates.model.thresholds.{metric}'"
+        if not bounds:
+            raise ConfigError(f"{where} has neither min nor max, so it can never fail (fix: give a bound)")
         if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
-            raise ConfigError(f"{path}: key 'gates.model.thresholds.{metric}': min is greater than max")
+            raise ConfigError(f"{where}: min is greater than max")
     _check_champion(path, data.get("gates", {}).get("model", {}).get("champion", {}))
     _check_drift(path, data.get("drift", {}))
     engine = data.get("gates", {}).get("data", {}).get("engine", ENGINES[0])
@@ -86,7 +129,7 @@ def _check(path: Path, value, schema, where: str) -> None:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: key '{where}' must be a mapping, got {_kind(value)}")
         for key, item in value.items():
-            key_path = f"{where}.{key}" if where else str(key)
+            key_path = f"{where}.{_short(key)}" if where else _short(key)
             if ANY_KEY in schema:
                 _check(path, item, schema[ANY_KEY], key_path)
             elif key in schema:
@@ -101,6 +144,8 @@ def _check(path: Path, value, schema, where: str) -> None:
     elif schema == NUMBER:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: key '{where}' must be a number, got {_kind(value)}")
+        if not _finite(value):
+            raise ConfigError(f"{path}: key '{where}' must be a finite number, got {_kind(value)}")
     elif schema == STRING and not isinstance(value, str):
         raise ConfigError(f"{path}: key '{where}' must be a string, got {_kind(value)}")
 
@@ -109,8 +154,10 @@ def _check_environments(path: Path, environments: list[str]) -> None:
     if not environments:
         raise ConfigError(f"{path}: key 'environments' must name at least one environment")
     for name in environments:
-        if not ENVIRONMENT_NAME.match(name):
-            raise ConfigError(f"{path}: key 'environments': '{name}' is not a valid branch name ([a-z][a-z0-9-]*)")
+        if not ENVIRONMENT_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{path}: key 'environments': {_excerpt(name)} is not a valid branch name ([a-z][a-z0-9-]*)"
+            )
         if name in DEVELOPMENT_BRANCHES:
             raise ConfigError(f"{path}: key 'environments': '{name}' is the development branch, not an environment")
         if environments.count(name) > 1:
@@ -138,9 +185,31 @@ def _check_champion(path: Path, champion: dict) -> None:
     if champion.get("when_missing", allowed[0]) not in allowed:
         raise ConfigError(
             f"{path}: key 'gates.model.champion.when_missing' must be one of {', '.join(allowed)}, "
-            f"got {champion['when_missing']!r}"
+            f"got {_excerpt(champion['when_missing'])}"
         )
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _excerpt(value, limit: int = 40) -> str:
+    """repr of a value, cut short: an error message must not repeat a huge value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def _short(key, limit: int = 40) -> str:
+    text = str(key)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _kind(value) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+    if value is None:
+        return "nothing"
+    if isinstance(value, (dict, list)):
+        return f"a {type(value).__name__}"
+    return f"{type(value).__name__} {_excerpt(value)}"

@@ -6,57 +6,78 @@ The container runs with `network_mode="none"`: it has only its own loopback. The
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from modelrail import docker_engine
 from modelrail.errors import ConfigError
-from modelrail.files import digests
+from modelrail.files import digests, parse_json, read_regular
 from modelrail.gate_records import Check, GateResult, publish
 
 TOOLS = ("docker", "mlflow", "great_expectations", "pandas")
 GATE = "container"
-CLIENT_DIR = "/tmp/modelrail-smoke"
-HUGE_BODY_MB = 16
+# Where the baked Dockerfile puts the serving layer (serving/modelrail_serving.py); the client asks it for the limit.
+SERVING_DIR = "/opt/serving"
+INVALID_JSON_MB = 50
+MAX_ANSWER_BYTES = 4096
+# Put into the malformed requests: an answer that contains it echoes the input back.
+SENTINEL = "modelrail-probe-7f3a"
 POLL_SECONDS = 0.5
 # Each request's own timeout inside the container; the whole exchange is bounded by it times the cases.
 REQUEST_TIMEOUT = 60
 
 # Runs inside the container with its Python: stdlib only. Prints one JSON line per answer as it comes, so the
-# answers before a crash survive the crash (which also ends this process: it lives in the same container).
+# answers before a crash survive the crash (which also ends this process: it lives in the same container). The cases
+# come as arguments (one JSON each): the container's root file system is read-only.
 _CLIENT = r"""
-import json, os, sys, urllib.error, urllib.request
+import http.client, json, os, sys
 
-cases = json.load(open(sys.argv[1]))
-base = "http://127.0.0.1:%s" % os.environ.get("PORT", "8080")
-for case in cases:
-    body = case.get("body")
-    if case.get("huge"):
-        cell = json.dumps("x" * 64)
-        row = "[" + ",".join([cell] * len(case["columns"])) + "]"
-        count = case["huge"] // (len(row) + 1)
-        head = json.dumps({"dataframe_split": {"columns": case["columns"], "data": []}})[:-3]
-        body = head + ",".join([row] * count) + "]}}"
+sys.path.insert(0, "%(serving)s")
+try:
+    import modelrail_serving
+    limit = modelrail_serving.max_body_bytes()
+except Exception:  # an image without the serving layer: probe at its default limit
+    limit = 16 << 20
+port = int(os.environ.get("PORT", "8080"))
+
+
+def chunks(total, step=1 << 20):
+    sent = 0
+    while sent < total:
+        yield b"x" * min(step, total - sent)
+        sent += step
+
+
+for case in map(json.loads, sys.argv[1:]):
+    body, size = case.get("body"), case.get("size")
+    if size == "over-limit":
+        body = '{"dataframe_split": {"columns": ["' + "x" * (limit + 1) + '"], "data": []}}'
+    elif size:
+        body = "[" * size
     data = None if body is None else body.encode("utf-8")
-    method = "GET" if data is None else "POST"
-    request = urllib.request.Request(base + case["path"], data=data, method=method)
-    request.add_header("Content-Type", "application/json")
+    headers = {} if case.get("content_type") is None else {"Content-Type": case["content_type"]}
     answer = {"name": case["name"], "sent_bytes": len(data or b"")}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=%(timeout)d)
     try:
-        with urllib.request.urlopen(request, timeout=%(timeout)d) as response:
-            answer["status"], text = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        answer["status"], text = exc.code, exc.read()
+        if case.get("chunked"):
+            answer["sent_bytes"] = limit + (1 << 20)
+            connection.request("POST", case["path"], body=chunks(limit + (1 << 20)), headers=headers,
+                               encode_chunked=True)
+        else:
+            connection.request("GET" if data is None else "POST", case["path"], body=data, headers=headers)
+        response = connection.getresponse()
+        text = response.read(1 << 20)
+        answer["status"], answer["received_bytes"] = response.status, len(text)
     except Exception as exc:
         answer["status"], text = None, repr(exc).encode()
+    finally:
+        connection.close()
     answer["body"] = text.decode("utf-8", "replace")[: case.get("keep", 2000)]
     print(json.dumps(answer), flush=True)
-""".replace("%(timeout)d", str(REQUEST_TIMEOUT))
+""".replace("%(timeout)d", str(REQUEST_TIMEOUT)).replace("%(serving)s", SERVING_DIR)
 
 
 @dataclass
@@ -67,8 +88,10 @@ class Request:
     what: str
     body: str | None = None
     path: str = "/invocations"
-    huge: int = 0
-    columns: list[str] = field(default_factory=list)
+    content_type: str | None = "application/json"
+    # "over-limit": a JSON body one byte over the server's limit; a number: that many bytes of invalid JSON.
+    size: str | int | None = None
+    chunked: bool = False
     keep: int = 2000
 
 
@@ -77,14 +100,19 @@ def signature_inputs(model_dir: Path) -> list[str]:
     import yaml
 
     path = model_dir / "MLmodel"
+    raw = read_regular(path, missing=f"no such file (is {model_dir} an MLflow model directory?)")
     try:
-        meta = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file (is {model_dir} an MLflow model directory?)") from None
-    raw = (meta.get("signature") or {}).get("inputs")
-    if not raw:
+        meta = yaml.safe_load(raw.decode("utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, RecursionError):
+        raise ConfigError(f"{path}: not a valid MLmodel file (YAML)") from None
+    signature = meta.get("signature") if isinstance(meta, dict) else None
+    inputs = signature.get("inputs") if isinstance(signature, dict) else None
+    if not inputs:
         raise ConfigError(f"{path}: the model has no input signature, so the server cannot enforce one")
-    names = [column.get("name") for column in json.loads(raw)]
+    columns = parse_json(inputs.encode("utf-8") if isinstance(inputs, str) else b"", f"{path}: signature.inputs")
+    if not isinstance(columns, list) or not all(isinstance(column, dict) for column in columns):
+        raise ConfigError(f"{path}: signature.inputs must be a JSON list of columns")
+    names = [column.get("name") for column in columns]
     if not all(names):
         raise ConfigError(f"{path}: the signature's inputs are not named columns")
     return names
@@ -155,26 +183,27 @@ def requests_for(frame) -> list[Request]:
     """The golden request, then malformed ones a server must refuse with a 4xx, then a health check."""
     columns = list(frame.columns)
     data = frame.to_numpy().tolist()  # Python floats: json.dumps keeps every digit
-    wrong_types = [["not-a-number", *row[1:]] for row in data]
+    golden = json.dumps({"dataframe_split": {"columns": columns, "data": data}})
+    first = json.dumps({"dataframe_split": {"columns": columns, "data": data[:1]}})
+    # The first numeric cell of the first row, as JSON text: the non-finite probes replace it.
+    cell = json.dumps({"dataframe_split": {"columns": columns, "data": [[SENTINEL, *data[0][1:]]]}})
     return [
-        Request(
-            "golden",
-            "the golden sample",
-            json.dumps({"dataframe_split": {"columns": columns, "data": data}}),
-            keep=1 << 30,
-        ),
+        Request("golden", "the golden sample", golden, keep=1 << 30),
         Request(
             "wrong-columns",
             "columns the model does not know",
-            json.dumps({"dataframe_split": {"columns": [f"unknown_{c}" for c in columns], "data": data}}),
+            json.dumps({"dataframe_split": {"columns": [f"{SENTINEL}_{c}" for c in columns], "data": data}}),
         ),
-        Request(
-            "wrong-types",
-            f"text in the numeric column '{columns[0]}'",
-            json.dumps({"dataframe_split": {"columns": columns, "data": wrong_types}}),
-        ),
+        Request("wrong-types", f"text in the numeric column '{columns[0]}'", cell),
+        Request("nan", "a NaN value", cell.replace(f'"{SENTINEL}"', "NaN")),
+        Request("infinity", "an Infinity value", cell.replace(f'"{SENTINEL}"', "Infinity")),
+        Request("overflow", "the value 1e309 (beyond float range)", cell.replace(f'"{SENTINEL}"', "1e309")),
+        Request("no-content-type", "a request without Content-Type", first, content_type=None),
+        Request("wrong-content-type", "Content-Type text/plain", first, content_type="text/plain"),
         Request("empty-body", "an empty body", ""),
-        Request("huge-body", f"a {HUGE_BODY_MB} MiB body of text cells", huge=HUGE_BODY_MB << 20, columns=columns),
+        Request("invalid-json", f"{INVALID_JSON_MB} MB of invalid JSON", size=INVALID_JSON_MB * 10**6),
+        Request("over-limit", "a body one byte over the limit", size="over-limit"),
+        Request("chunked-over-limit", "a chunked body over the limit", chunked=True),
         Request("health-after", "/ping after the malformed requests", path="/ping"),
     ]
 
@@ -187,21 +216,22 @@ def exchange(container, requests: list[Request]) -> dict[str, dict]:
     import docker
 
     cases = [
-        {"name": r.name, "path": r.path, "body": r.body, "huge": r.huge, "columns": r.columns, "keep": r.keep}
+        json.dumps(
+            {
+                "name": r.name,
+                "path": r.path,
+                "body": r.body,
+                "content_type": r.content_type,
+                "size": r.size,
+                "chunked": r.chunked,
+                "keep": r.keep,
+            }
+        )
         for r in requests
     ]
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, text in (("client.py", _CLIENT), ("cases.json", json.dumps(cases))):
-            blob = text.encode("utf-8")
-            info = tarfile.TarInfo(f"{CLIENT_DIR.rsplit('/', 1)[1]}/{name}")
-            info.size, info.mode = len(blob), 0o644
-            tar.addfile(info, io.BytesIO(blob))
     stdout = stderr = ""
     try:
-        container.put_archive("/tmp", buffer.getvalue())
-        command = ["python3", f"{CLIENT_DIR}/client.py", f"{CLIENT_DIR}/cases.json"]
-        _, output = container.exec_run(command, demux=True)
+        _, output = container.exec_run(["python3", "-c", _CLIENT, *cases], demux=True)
         stdout, stderr = (output[0] or b"").decode(errors="replace"), (output[1] or b"").decode(errors="replace")
     except docker.errors.APIError as exc:  # the container is gone: every request is unanswered
         stderr = str(exc)
@@ -217,19 +247,29 @@ def exchange(container, requests: list[Request]) -> dict[str, dict]:
 
 
 def refused(request: Request, answer: dict) -> Check:
-    """A malformed request must get a 4xx: a 2xx means no validation, a 5xx or no answer means a crash."""
+    """A malformed request must get a short 4xx: a 2xx means no validation, a 5xx or no answer means a crash, and
+    the answer must be under 4 KB with no stack trace and no echo of the input."""
     status = answer.get("status")
+    body = answer.get("body", "")
+    size = answer.get("received_bytes", len(body.encode()))
     name = f"refuses {request.what} with a 4xx"
-    details = {"status": status, "answer": answer.get("body", "")[:300], "sent_bytes": answer.get("sent_bytes")}
+    details = {"status": status, "answer": body[:300], "sent_bytes": answer.get("sent_bytes"), "answer_bytes": size}
+    ok = False
     if status is None:
-        message = f"no answer to {request.what}: {answer.get('body', '')[:200]} (the server crashed or hung up)"
-    elif 400 <= status < 500:
-        message = f"{status}"
+        message = f"no answer to {request.what}: {body[:200]} (the server crashed or hung up)"
     elif status >= 500:
         message = f"answered {status} to {request.what}: a server error, expected a 4xx"
-    else:
+    elif status < 400:
         message = f"answered {status} to {request.what}: accepted it, expected a 4xx"
-    return Check(name, status is not None and 400 <= status < 500, message, details=details)
+    elif size >= MAX_ANSWER_BYTES:
+        message = f"answered {status} to {request.what} with {size} bytes: an error answer must be under 4 KB"
+    elif "Traceback" in body or "stack_trace" in body:
+        message = f"answered {status} to {request.what} with a stack trace: errors must not expose the server's code"
+    elif SENTINEL in body:
+        message = f"answered {status} to {request.what} with the input echoed back"
+    else:
+        ok, message = True, f"{status}"
+    return Check(name, ok, message, details=details)
 
 
 def wait_healthy(container, timeout: float) -> Check:
@@ -311,6 +351,9 @@ def run(
         # Inherit the image's HEALTHCHECK command, probe it often: the gate should not wait out the interval.
         healthcheck={"interval": int(POLL_SECONDS * 1e9)},
         labels={"io.modelrail.smoke": "true"},
+        # As deploy/base/deployment.yaml runs it: a read-only root file system with an emptyDir at /tmp.
+        read_only=True,
+        tmpfs={"/tmp": "size=64m"},
     )
     try:
         health = wait_healthy(container, timeout)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelrail.errors import ConfigError, DataError
-from modelrail.files import digests, folder_digest
+from modelrail.files import digests, folder_digest, max_data_bytes, read_regular
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,14 +38,10 @@ class Table:
 
 
 def read_bytes(path: Path) -> bytes:
+    """A data file's bytes: a regular file (symlinks followed) of at most MODELRAIL_MAX_DATA_MB."""
     if path.suffix.lower() not in CSV_SUFFIXES | PARQUET_SUFFIXES:
-        raise ConfigError(f"{path}: unsupported file type '{path.suffix}' (use .csv or .parquet)")
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a data file") from None
+        raise ConfigError(f"{path}: unsupported file type '{path.suffix[:20]}' (use .csv or .parquet)")
+    return read_regular(path, max_data_bytes())
 
 
 def parquet_parts(folder: Path) -> list[Path]:
@@ -92,7 +89,11 @@ def _parse_csv(path: Path, data: bytes) -> pd.DataFrame:
         raise DataError(
             f"{path}: line {_line_of(data, exc.start)}: bytes that are not UTF-8 (byte {exc.start}: {exc.reason})"
         ) from None
-    header = next(csv.reader([text_header.lstrip("\ufeff")]), [])
+    try:
+        header = next(csv.reader([text_header.lstrip("\ufeff")]), [])
+    except csv.Error as exc:  # the same verdict as any malformed CSV
+        reason = "a carriage return (CR) without LF; line ends must be LF or CRLF" if "new-line" in str(exc) else exc
+        raise DataError(f"{path}: malformed or truncated CSV: line 1 (the header): {reason}") from None
     check_header(path, [name.strip() for name in header])
 
     import pyarrow as pa
@@ -158,7 +159,9 @@ def check_header(path: Path, names: list[str]) -> None:
 
 
 def shorten(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
+    """The parser's reason without the content it quotes: the file may be a link to one outside the repository."""
+    text = re.sub(r"(got \d+)\b.*", r"\1", " ".join(text.split()))
+    text = re.sub(r"'[^']*'", "'...'", text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from modelrail.data_files import Table, load_table
 from modelrail.engines import PANDAS, SPARK
 from modelrail.errors import DataError
+from modelrail.files import inside_repo
 from modelrail.gate_records import Check, GateResult, publish
 from modelrail.suites import Suite, load_suite, to_gx_suite
 
@@ -156,7 +157,9 @@ def _to_check(outcome, table, type_lists: dict | None = None) -> Check:
     for key in ("observed_value", "element_count", "unexpected_count", "unexpected_percent"):
         if result.get(key) is not None:
             details[key] = _plain(result[key])
-    examples = [_plain(value) for value in (result.get("partial_unexpected_list") or [])[:_EXAMPLES]]
+    # Values from a file outside the repository (a symlink out of it) are never quoted into records or reports.
+    quotable = inside_repo(table.path)
+    examples = [_plain(value) for value in (result.get("partial_unexpected_list") or [])[:_EXAMPLES] if quotable]
     if examples:
         details["unexpected_examples"] = examples
         # Rows counted from 1 without the header, as a spreadsheet or `sed -n` (plus one) shows them.

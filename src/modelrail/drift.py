@@ -547,7 +547,9 @@ def _label(text: str, limit: int = 16) -> str:
 
 
 def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    from modelrail.markdown import escape
+
+    return escape(text)
 
 
 def _github_outputs(result: DriftResult) -> None:

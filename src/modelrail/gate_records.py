@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import platform
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from modelrail import __version__
-from modelrail.files import write_atomic, write_json_atomic
+from modelrail import __version__, step_outputs
+from modelrail.files import finite, write_atomic, write_json_atomic
+from modelrail.markdown import escape
 
 
 @dataclass
@@ -59,25 +59,22 @@ def to_record(result: GateResult) -> dict:
     return {
         "gate": result.gate,
         "passed": result.passed,
-        "inputs": result.inputs,
+        "inputs": finite(result.inputs),
         "checks": [
-            {key: value for key, value in vars(check).items() if value not in (None, {})} for check in result.checks
+            {key: finite(value) for key, value in vars(check).items() if value not in (None, {})}
+            for check in result.checks
         ],
         "versions": _versions(result.tools),
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _table(checks: list[Check]) -> list[str]:
     rows = ["| | check | file | column | result |", "|---|---|---|---|---|"]
     for check in checks:
         rows.append(
-            f"| {'✅' if check.success else '❌'} | {_cell(check.name)} | {_cell(check.file or '')} "
-            f"| {_cell(check.column or '')} | {_cell(check.message)} |"
+            f"| {'✅' if check.success else '❌'} | {escape(check.name)} | {escape(check.file or '')} "
+            f"| {escape(check.column or '')} | {escape(check.message)} |"
         )
     return rows
 
@@ -87,7 +84,7 @@ def render_summary(result: GateResult) -> str:
     passed = [check for check in result.checks if check.success]
     heading = "✅ passed" if result.passed else "❌ FAILED"
     # Named by the record: the raw and the feature gates are both data gates, and summaries are read side by side.
-    name = "" if result.record_path.stem == result.gate else f"{result.record_path.stem}: "
+    name = "" if result.record_path.stem == result.gate else f"{escape(result.record_path.stem)}: "
     lines = [f"### {name}{result.gate} gate {heading}", "", f"{len(passed)} of {len(result.checks)} checks passed.", ""]
     if result.failures:
         lines += [*_table(result.failures), ""]
@@ -142,12 +139,7 @@ def publish(result: GateResult, details: str = "") -> str:
     summary = render_summary(result) + (f"{details.rstrip()}\n" if details else "")
     write_json_atomic(result.record_path, to_record(result))
     write_atomic(result.summary_path, summary)
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        for file, message in render_terminal(result)[1]:
-            where = f" file={file}" if file else ""
-            print(f"::error{where}::{result.gate} gate: {message}".replace("\n", "%0A"))
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as handle:
-            handle.write(summary + "\n")
+    for file, message in render_terminal(result)[1]:
+        step_outputs.error(f"{result.gate} gate: {message}", file)
+    step_outputs.summary(summary + "\n")
     return summary

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from modelrail import champion
 from modelrail.config import load_config
 from modelrail.errors import ConfigError
-from modelrail.files import digests
+from modelrail.files import digests, load_json_object, read_regular
 from modelrail.gate_records import Check, GateResult, publish
 
 
 def load_metrics(path: Path) -> tuple[dict, bytes]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such metrics file (run the evaluate stage first)") from None
-    try:
-        metrics = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(metrics, dict):
-        raise ConfigError(f"{path}: metrics must be a JSON object of name -> number")
-    return metrics, raw
+    """The metrics object; strict JSON, so NaN, Infinity and 1e999 are refused here, naming the file."""
+    return load_json_object(
+        path, "metrics (name -> number)", missing="no such metrics file (run the evaluate stage first)"
+    )
 
 
 def lookup(metrics: dict, name: str):
@@ -61,7 +53,7 @@ def run(
         checks=checks,
         inputs={
             "metrics": {"path": str(metrics_path), **digests(raw)},
-            "config": {"path": str(config_path), **digests(config_path.read_bytes())},
+            "config": {"path": str(config_path), **digests(read_regular(config_path))},
             **({"champion": inputs_champion} if inputs_champion else {}),
         },
         record_path=record_path,

@@ -15,6 +15,7 @@ from modelrail import releases
 from modelrail.artifact import RUN_RECORD, git_sha
 from modelrail.config import load_config
 from modelrail.errors import ConfigError
+from modelrail.files import load_json_object
 
 
 @dataclass
@@ -30,10 +31,7 @@ def run(repo: Path) -> RegisterResult:
     config = load_config(repo / "modelrail.yaml")
     identity = releases.read_identity(repo)
     run_path = repo / RUN_RECORD
-    try:
-        run_record = json.loads(run_path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        raise ConfigError(f"{run_path}: missing or not JSON (run `dvc repro` first)") from None
+    run_record, _ = load_json_object(run_path, "a run record", missing="no such file (run `dvc repro` first)")
     if identity.run_record_md5 and releases.md5_of(run_path) != identity.run_record_md5:
         raise ConfigError(f"{run_path}: not the run record dvc.lock hashed for this model (run `dvc repro` again)")
     version = run_record.get("model_version")
@@ -48,7 +46,7 @@ def run(repo: Path) -> RegisterResult:
     for path, expected in identity.gate_outs.items():
         file = repo / path
         ok = file.is_file() and releases.md5_of(file) == expected
-        gates[Path(path).stem] = ok and json.loads(file.read_text(encoding="utf-8")).get("passed") is True
+        gates[Path(path).stem] = ok and load_json_object(file, "a gate record")[0].get("passed") is True
     tags = {
         releases.CONTENT_TAG: identity.content_hash,
         releases.DATA_TAG: identity.data_label,

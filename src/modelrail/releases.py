@@ -8,7 +8,6 @@ registry and the image registry are moved to match, and every move is undone whe
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from modelrail.artifact import DATA_PREFIX, MODEL_DIR, MODEL_STAGE, RUN_RECORD, _load_lock
 from modelrail.errors import ConfigError, ModelrailError
+from modelrail.files import dumps, load_json_object, parse_json, read_regular
 
 # Model version tags: the artifact's identity and its history.
 CONTENT_TAG = "modelrail.content_hash"
@@ -109,14 +109,15 @@ def check_gate_records(repo: Path, identity: Identity) -> dict[str, dict]:
             problems.append(f"{path}: missing (dvc.lock lists it; commit the gate records with dvc.lock)")
             continue
         try:
-            record = json.loads(file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            problems.append(f"{path}: not valid JSON")
+            record, _ = load_json_object(file, "a gate record")
+        except ConfigError as exc:
+            problems.append(f"{path}: {str(exc).removeprefix(f'{file}: ')}")
             continue
         # A failed gate first: DVC does not lock a failed stage, so its record never matches dvc.lock either.
         actual, passed = md5_of(file), record.get("passed") is True
         if not passed:
-            failed = [check.get("name") for check in record.get("checks", []) if not check.get("success")]
+            checks = record.get("checks") if isinstance(record.get("checks"), list) else []
+            failed = [c.get("name") for c in checks if isinstance(c, dict) and not c.get("success")]
             problems.append(f"{path}: the {record.get('gate', '?')} gate failed ({', '.join(map(str, failed))})")
         elif actual != expected:
             problems.append(f"{path}: md5 {actual} is not the {expected} dvc.lock recorded: not this artifact's record")
@@ -345,19 +346,26 @@ def history_path(repo: Path, env: str) -> Path:
 
 def current_record(repo: Path, env: str) -> dict | None:
     path = record_path(repo, env)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         return None
-    except json.JSONDecodeError:
-        raise ConfigError(f"{path}: not valid JSON (fix: restore it from git history)") from None
+    try:
+        return load_json_object(path, "a release record")[0]
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (fix: restore it from git history)") from None
 
 
 def history(repo: Path, env: str) -> list[dict]:
     path = history_path(repo, env)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(read_regular(path).splitlines(), start=1):
+        if line.strip():
+            record = parse_json(line, f"{path}: line {number}")
+            if not isinstance(record, dict):
+                raise ConfigError(f"{path}: line {number}: a release must be a JSON object (fix: restore the file)")
+            records.append(record)
+    return records
 
 
 def render_manifests(repo: Path, env: str, image: str, record: dict) -> dict[Path, str]:
@@ -429,8 +437,8 @@ def write_release(repo: Path, env: str, record: dict, manifests: dict[Path, str]
     path = history_path(repo, env)
     previous = path.read_text(encoding="utf-8") if path.is_file() else ""
     contents = {
-        record_path(repo, env): json.dumps(record, indent=2) + "\n",
-        path: previous + json.dumps(record, sort_keys=True) + "\n",
+        record_path(repo, env): dumps(record, indent=2) + "\n",
+        path: previous + dumps(record, sort_keys=True) + "\n",
         **manifests,
     }
     # Only these files are touched, and they are put back as they were if the commit does not happen.

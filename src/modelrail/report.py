@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelrail.errors import ConfigError
-from modelrail.files import write_atomic
+from modelrail.files import parse_json, read_regular, write_atomic
+from modelrail.markdown import escape
 
 # The sticky-comment action finds its comment by its own header; this marker lets anything else find it too.
 MARKER = "<!-- modelrail-report -->"
@@ -32,7 +32,7 @@ class Gate:
     def state(self) -> str:
         if self.record is None or not self.fresh:
             return "not run"
-        return "passed" if self.record.get("passed") else "failed"
+        return "passed" if self.record.get("passed") is True else "failed"
 
 
 @dataclass
@@ -111,7 +111,7 @@ def _context(base: str | None, base_rev: str | None, model_uri: str, content_has
     against = f" against `{base}` ({base_rev[:7]})" if base_rev else (f" (base `{base}` not found)" if base else "")
     lines = [f"Commit `{head}`{against}."]
     if model_uri:
-        lines.append(f"Model: `{model_uri}`, content hash `{content_hash or 'unknown'}`.")
+        lines.append(f"Model: {escape(model_uri)}, content hash {escape(content_hash or 'unknown')}.")
     return [*lines, ""]
 
 
@@ -123,7 +123,8 @@ def _gate_table(gates: list[Gate]) -> list[str]:
         checks = (gate.record or {}).get("checks", [])
         count = f"{sum(c.get('success', False) for c in checks)} of {len(checks)}" if gate.state != "not run" else ""
         label = gate.state if gate.state != "not run" else "not run (an earlier stage failed or is out of date)"
-        rows.append(f"| {icons[gate.state]} | {Path(gate.path).stem} | `{gate.path}` | {count or label} |")
+        name = escape(Path(gate.path).stem)
+        rows.append(f"| {icons[gate.state]} | {name} | {escape(gate.path)} | {count or label} |")
     return [*rows, ""]
 
 
@@ -134,35 +135,36 @@ def _failures(gates: list[Gate]) -> list[str]:
             continue
         for check in gate.record.get("checks", []):
             if not check.get("success"):
-                lines.append(f"- **{Path(gate.path).stem}** `{check.get('name')}`: {_cell(check.get('message', ''))}")
+                name, message = escape(check.get("name")), escape(check.get("message", ""))
+                lines.append(f"- **{escape(Path(gate.path).stem)}** {name}: {message}")
     return ["### What failed", "", *lines, ""] if lines else []
 
 
 def _champion(gates: list[Gate]) -> list[str]:
     for gate in gates:
         champion = (gate.record or {}).get("inputs", {}).get("champion") if gate.fresh else None
-        if not champion:
+        if not isinstance(champion, dict) or not champion:
             continue
-        who = f"`{champion['registered_model']}@{champion['alias']}`"
+        who = escape(f"{champion.get('registered_model')}@{champion.get('alias')}")
         if champion.get("version"):
-            who += f" (version {champion['version']})"
+            who += f" (version {escape(champion['version'])})"
         lines = [f"### Champion comparison: {who}", ""]
         if champion.get("not_comparable"):
-            reason = _cell(champion["not_comparable"])
+            reason = escape(champion["not_comparable"])
             lines += [f"> **⚠️ The champion's metrics no longer apply** (`not_comparable`): {reason}", ""]
-        rows = [c for c in gate.record["checks"] if c.get("name", "").startswith("champion")]
+        rows = [c for c in gate.record["checks"] if (c.get("name") or "").startswith("champion")]
         compared = [c for c in rows if "champion" in c.get("details", {})]
         if compared:
             lines += ["| | metric | champion | this PR | change | tolerance |", "|---|---|---|---|---|---|"]
             for check in compared:
                 d = check["details"]
                 lines.append(
-                    f"| {'✅' if check['success'] else '❌'} | {check['name'].removeprefix('champion ')} "
+                    f"| {'✅' if check['success'] else '❌'} | {escape(check['name'].removeprefix('champion '))} "
                     f"| {_num(d.get('champion'))} | {_num(d.get('value'))} | {_signed(d.get('delta'))} "
                     f"| {_num(d.get('tolerance'))} |"
                 )
         else:
-            lines += [f"{'✅' if c['success'] else '❌'} {_cell(c['message'])}" for c in rows]
+            lines += [f"{'✅' if c['success'] else '❌'} {escape(c.get('message') or '')}" for c in rows]
         return [*lines, ""]
     return []
 
@@ -175,7 +177,7 @@ def _metrics_diff(base_rev: str | None, base: str | None, stale: bool) -> list[s
     proc = _dvc(*args)
     if proc is None or proc.returncode != 0:
         detail = "dvc is not installed" if proc is None else (proc.stderr or proc.stdout).strip()[-300:]
-        return [*lines, f"Metrics unavailable: {_cell(detail)}", ""]
+        return [*lines, f"Metrics unavailable: {escape(detail)}", ""]
     data = json.loads(proc.stdout or "{}")
     lines += ["| file | metric | base | this PR | change |", "|---|---|---|---|---|"]
     count = 0
@@ -185,13 +187,13 @@ def _metrics_diff(base_rev: str | None, base: str | None, stale: bool) -> list[s
                 count += 1
                 old, new = values.get("old"), values.get("new")
                 change = _signed(values.get("diff")) if values.get("diff") is not None else "new"
-                lines.append(f"| `{file}` | {name} | {_num(old)} | {_num(new)} | {change} |")
+                lines.append(f"| {escape(file)} | {escape(name)} | {_num(old)} | {_num(new)} | {change} |")
     else:
         for _rev, files in data.items():
             for file, content in files.get("data", {}).items():
                 for name, value in sorted(_flatten(content.get("data", {})).items()):
                     count += 1
-                    lines.append(f"| `{file}` | {name} | | {_num(value)} | |")
+                    lines.append(f"| {escape(file)} | {escape(name)} | | {_num(value)} | |")
     return [*lines, ""] if count else [lines[0], "", "No metrics.", ""]
 
 
@@ -222,8 +224,9 @@ def _data_quality_diff(gates: list[Gate], base: str | None) -> list[str]:
                 continue
             name, column, _file = key
             rows.append(
-                f"| {Path(gate.path).stem} | {name} | {column or ''} | {_verdict(old)} | {_verdict(new)} "
-                f"| {_cell(new[1] if new and not new[0] else '')} |"
+                f"| {escape(Path(gate.path).stem)} | {escape(name)} | {escape(column or '')} | {_verdict(old)} "
+                f"| {_verdict(new)} "
+                f"| {escape(new[1] if new and not new[0] else '')} |"
             )
     lines = ["### Data quality: base vs this PR", ""]
     if rows:
@@ -286,7 +289,7 @@ def _gates(gates_dir: Path, stale: set[str], since: float | None, base_rev: str 
     gates = []
     for path in paths + [p for p in base_paths if p not in paths]:
         rel = path.as_posix()
-        record = _load(path.read_text(encoding="utf-8")) if path.is_file() else None
+        record = _load(_read(path))
         if since is None:
             fresh = rel not in stale
         else:
@@ -351,8 +354,10 @@ def _artifact(run_record: Path, model_out: str, stale: set[str]) -> tuple[str, s
     if model_out in stale or not run_record.is_file():
         return "", ""
     try:
-        run = json.loads(run_record.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        run = parse_json(read_regular(run_record), str(run_record))
+    except ConfigError:
+        return "", ""
+    if not isinstance(run, dict):
         return "", ""
     if run.get("registered_model") and run.get("model_version"):
         uri = f"models:/{run['registered_model']}/{run['model_version']}"
@@ -373,21 +378,21 @@ def _artifact(run_record: Path, model_out: str, stale: set[str]) -> tuple[str, s
 
 
 def _publish(report: Report) -> None:
-    """Step summary, outputs (random heredoc delimiter for the multi-line one) and an annotation on failure."""
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(report.markdown + "\n")
-    output = os.environ.get("GITHUB_OUTPUT")
-    if output:
-        delimiter = f"modelrail_{secrets.token_hex(16)}"
-        with open(output, "a", encoding="utf-8") as handle:
-            handle.write(f"passed={'true' if report.passed else 'false'}\n")
-            handle.write(f"report-path={report.path.resolve()}\n")
-            handle.write(f"model-uri={report.model_uri}\ncontent-hash={report.content_hash}\n")
-            handle.write(f"report<<{delimiter}\n{report.markdown}\n{delimiter}\n")
-    if os.environ.get("GITHUB_ACTIONS") == "true" and not report.passed:
-        print(f"::error::modelrail report: {report.markdown.splitlines()[1].removeprefix('## modelrail: ')}")
+    """Step summary, outputs (the report as a multi-line one) and an annotation on failure."""
+    from modelrail import step_outputs
+
+    step_outputs.summary(report.markdown + "\n")
+    step_outputs.write(
+        {
+            "passed": "true" if report.passed else "false",
+            "report-path": str(report.path.resolve()),
+            "model-uri": report.model_uri,
+            "content-hash": report.content_hash,
+        }
+    )
+    step_outputs.write_multiline("report", report.markdown)
+    if not report.passed:
+        step_outputs.error(f"modelrail report: {report.markdown.splitlines()[1].removeprefix('## modelrail: ')}")
 
 
 def _resolve(base: str) -> str | None:
@@ -420,15 +425,39 @@ def _dvc(*args: str) -> subprocess.CompletedProcess | None:
         return None
 
 
-def _load(text: str | None) -> dict | None:
+def _read(path: Path) -> bytes | None:
     try:
-        return json.loads(text) if text else None
-    except json.JSONDecodeError:
+        return read_regular(path)
+    except ConfigError:  # missing, a directory, a FIFO, too large: no record
         return None
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def _load(text: str | bytes | None) -> dict | None:
+    """A gate record, or None when there is none or it is malformed (then the gate counts as not passed)."""
+    if not text:
+        return None
+    try:
+        record = parse_json(text.encode("utf-8") if isinstance(text, str) else text, "gate record")
+    except ConfigError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    checks = record.get("checks") if isinstance(record.get("checks"), list) else []
+    record["checks"] = [_check_fields(check) for check in checks if isinstance(check, dict)]
+    if not isinstance(record.get("inputs"), dict):
+        record["inputs"] = {}
+    return record
+
+
+def _check_fields(check: dict) -> dict:
+    """A check with the fields the report reads in the types it reads them (a record is a claim, not a schema)."""
+    for key in ("name", "column", "file", "message"):
+        if check.get(key) is not None and not isinstance(check[key], str):
+            check[key] = json.dumps(check[key])[:200]
+    if not isinstance(check.get("details"), dict):
+        check["details"] = {}
+    check["success"] = check.get("success") is True
+    return check
 
 
 def _num(value) -> str:

@@ -28,6 +28,8 @@ class SuiteDraft:
 
 def run(data_paths: list[Path], out_path: Path, name: str | None, force: bool) -> SuiteDraft:
     """Draft a suite that every file in `data_paths` passes: the union of their types, values and ranges."""
+    if out_path.is_dir():
+        raise ConfigError(f"{out_path}: is a directory (fix: --out names the suite file, e.g. {out_path}/raw.json)")
     if out_path.exists() and not force:
         raise ConfigError(f"{out_path}: already exists (review and edit it, or pass --force to redraft)")
     frames = [load_table(path).frame for path in data_paths]
@@ -67,38 +69,47 @@ def _expect(kind: str, **kwargs) -> dict:
     return {"type": kind, "kwargs": kwargs, "meta": {}}
 
 
-def _type_name(series) -> str:
-    # GX checks an object column value by value, by Python type name; other columns by dtype name.
-    return "str" if series.dtype == object else str(series.dtype)
+def _type_names(series) -> set[str]:
+    # GX checks an object column value by value, by Python type name (str; date, list, ... from Parquet); other
+    # columns by dtype name.
+    if series.dtype == object:
+        return {type(value).__name__ for value in series.dropna()} or {"str"}
+    return {str(series.dtype)}
 
 
 def _column_expectations(column: str, parts: list) -> list[dict]:
     import pandas as pd
     from pandas.api import types
 
-    kinds = sorted({_type_name(series) for series in parts})
+    kinds = sorted(set().union(*(_type_names(series) for series in parts)))
     drafted = [_expect("expect_column_values_to_be_in_type_list", column=column, type_list=kinds)]
     if not any(series.isna().any() for series in parts):
         drafted.append(_expect("expect_column_values_to_not_be_null", column=column))
     values = pd.concat([series.dropna() for series in parts], ignore_index=True)
-    distinct = values.unique()
     is_float = any(types.is_float_dtype(series) for series in parts)
     is_number = all(types.is_numeric_dtype(s) and not types.is_bool_dtype(s) for s in parts)
-    few = len(distinct) <= VALUE_SET_MAX
+    # Value sets only of what JSON holds exactly: text, numbers, booleans (not dates or lists).
+    settable = is_number or all(types.is_bool_dtype(s) for s in parts) or kinds == ["str"]
+    distinct = values.unique() if settable else ()
+    if is_float:
+        distinct = [value for value in distinct if math.isfinite(value)]
+    few = settable and len(distinct) <= VALUE_SET_MAX
     if few and (not is_float or len(values) >= FLOAT_SET_REPEATS * len(distinct)):
         drafted.append(_expect("expect_column_values_to_be_in_set", column=column, value_set=sorted(_plain(distinct))))
-    elif is_number and len(values):
-        low, high = float(values.min()), float(values.max())
-        slack = (high - low) * MARGIN
-        lower = low - slack if low < 0 or low - slack >= 0 else 0.0
-        drafted.append(
-            _expect(
-                "expect_column_values_to_be_between",
-                column=column,
-                min_value=round(lower, 6),
-                max_value=round(high + slack, 6),
+    elif is_number:
+        finite = values[values.abs() != float("inf")]  # a range with an infinite end would accept anything
+        if len(finite):
+            low, high = float(finite.min()), float(finite.max())
+            slack = (high - low) * MARGIN
+            lower = low - slack if low < 0 or low - slack >= 0 else 0.0
+            drafted.append(
+                _expect(
+                    "expect_column_values_to_be_between",
+                    column=column,
+                    min_value=round(lower, 6),
+                    max_value=round(high + slack, 6),
+                )
             )
-        )
     return drafted
 
 

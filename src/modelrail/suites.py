@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from modelrail.errors import ConfigError
-from modelrail.files import digests
+from modelrail.files import digests, load_json_object
 
 
 @dataclass
@@ -36,16 +35,8 @@ class Suite:
 
 def load_suite(path: Path) -> Suite:
     """Read a GX 1.x suite JSON: {"name": ..., "expectations": [{"type": ..., "kwargs": {...}}]}."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such suite file") from None
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a suite must be a JSON object with 'name' and 'expectations'")
+    # Strict JSON: an expectation's bound of NaN or Infinity would make it pass everything.
+    data, raw = load_json_object(path, "a suite (with 'name' and 'expectations')", missing="no such suite file")
     expectations = data.get("expectations")
     if not isinstance(expectations, list) or not expectations:
         raise ConfigError(f"{path}: key 'expectations' must be a non-empty list")
