@@ -33,7 +33,6 @@ def expected_files(package: str) -> set[str]:
         ".github/workflows/publish.yml",
         ".github/workflows/pull-request.yml",
         ".github/workflows/template-update.yml",
-        ".github/zizmor.yml",
         ".gitignore",
         ".pre-commit-config.yaml",
         "Dockerfile",
