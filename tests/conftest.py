@@ -114,8 +114,15 @@ def mlflow_server():
 OWNER, MODELRAIL, VERSION = "acme", "acme/modelrail", "0.1.0"
 
 
+def modelrail_refs(copy: Path) -> dict[str, Path]:
+    """act's --local-repository map for the modelrail actions: the baked workflows name them by the commit SHA of
+    the checkout they were baked from (`@<sha> # v0.1.0`); the tag form is mapped too, for repos baked without one."""
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return {f"{MODELRAIL}@{sha}": copy, f"{MODELRAIL}@v{VERSION}": copy}
+
+
 def bake_for_act(tmp: Path, **answers: str) -> Path:
-    """Bake a repo whose workflows use `acme/modelrail/actions/*@v0.1.0`, with its DVC remote in `tmp`."""
+    """Bake a repo whose workflows use `acme/modelrail/actions/*@<sha of ROOT> # v0.1.0`, its DVC remote in `tmp`."""
     from cookiecutter.main import cookiecutter
 
     context = {"modelrail_repository": MODELRAIL, "modelrail_version": VERSION, "dvc_remote": str(tmp / "dvc-remote")}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import MODELRAIL, OWNER, VERSION, act_executable, bake_for_act, git, require
+from conftest import OWNER, act_executable, bake_for_act, git, modelrail_refs, require
 from test_pull_request_e2e import dvc, set_params, sync, tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,7 +171,7 @@ def act(world, event: str, payload: dict, workflow: str):
         world["repo"],
         event,
         payload,
-        local_repos={f"{MODELRAIL}@v{VERSION}": world["modelrail"]},
+        local_repos=modelrail_refs(world["modelrail"]),
         env={
             "MODELRAIL_ACT_PYTHON": sys.executable,
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",

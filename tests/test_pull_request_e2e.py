@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import MODELRAIL, OWNER, VERSION, act_executable, bake_for_act, git, start_mlflow_server  # noqa: F401
+from conftest import OWNER, act_executable, bake_for_act, git, modelrail_refs, start_mlflow_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -129,7 +129,7 @@ def open_pull_request(world, branch: str, change, message: str, new_branch: bool
         repo,
         "pull_request",
         payload,
-        local_repos={f"{MODELRAIL}@v{VERSION}": world["modelrail"]},
+        local_repos=modelrail_refs(world["modelrail"]),
         env={
             "MODELRAIL_PR_COMMENTS_DIR": str(comments),
             "MODELRAIL_ACT_PYTHON": sys.executable,
