@@ -75,7 +75,13 @@ def bake_world(mlflow_server: str) -> dict:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
-    version = json.loads((repo / "models/run.json").read_text())["model_version"]
+    # What main's publish workflow does: register the version (pull requests only log runs), then a release moved
+    # `staging` to it: the champion the pull requests are compared with.
+    registered = subprocess.run(
+        [str(BIN / "modelrail"), "register"], cwd=repo, env=tool_env(mlflow_server), capture_output=True, text=True
+    )
+    assert registered.returncode == 0, registered.stderr
+    version = registered.stdout.split(" v", 1)[1].split()[0]
     client.set_registered_model_alias(slug, "staging", version)
     modelrail = lean_copy(ROOT, tmp / "modelrail")
     return {

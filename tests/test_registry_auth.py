@@ -8,9 +8,7 @@ with full access to the registry. Promotion must not take anything written there
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -19,8 +17,8 @@ import yaml
 from conftest import git
 
 from modelrail import releases
+from modelrail.cli import main
 
-BIN = Path(sys.executable).parent
 CONFIG = """\
 project: clf
 environments: [staging, production]
@@ -29,11 +27,22 @@ gates: {{required: [raw, model]}}
 """
 
 
-def modelrail(server, user: str, repo: Path, *args: str) -> subprocess.CompletedProcess:
-    """The CLI as a workflow step runs it: credentials in MLFLOW_TRACKING_USERNAME/PASSWORD only."""
-    env = {**os.environ, **server.credentials(user), "PATH": f"{BIN}:{os.environ['PATH']}", "GITHUB_ACTOR": user}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run(["modelrail", *args], cwd=repo, env=env, capture_output=True, text=True)
+@pytest.fixture
+def modelrail(monkeypatch, capsys):
+    """The CLI as a workflow step runs it, in this process: credentials in MLFLOW_TRACKING_USERNAME/PASSWORD only."""
+
+    def run(server, user: str, repo: Path, *args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        with monkeypatch.context() as patch:
+            for name, value in {**server.credentials(user), "GITHUB_ACTOR": user}.items():
+                patch.setenv(name, value)
+            patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+            patch.chdir(repo)
+            code = main(list(args))
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+
+    return run
 
 
 def md5(text: str) -> str:
@@ -43,7 +52,7 @@ def md5(text: str) -> str:
 
 
 @pytest.fixture
-def world(mlflow_auth_server, tmp_path):
+def world(mlflow_auth_server, tmp_path, modelrail):
     """A model repo on main whose pipeline ran as the pull-request job does (run logged by `ci`), registered on
     main by `release` (`modelrail register`), with branches staging and production."""
     from mlflow.entities import LoggedModelOutput
@@ -100,7 +109,7 @@ def alias(world, env: str) -> str | None:
     return releases.Registry(world["server"].client("admin"), world["name"], world["server"].uri).alias(env)
 
 
-def test_pull_request_credentials_only_read_the_registry(world):
+def test_pull_request_credentials_only_read_the_registry(world, modelrail):
     """Attack 2: PR code calls the registry with the PR job's credentials; the server refuses every write."""
     from mlflow.exceptions import MlflowException
 
@@ -131,7 +140,7 @@ def test_pull_request_credentials_only_read_the_registry(world):
     assert releases.LOCK_PREFIX + "staging" not in admin.get_registered_model(name).tags
 
 
-def test_a_forged_release_tag_does_not_open_production(world):
+def test_a_forged_release_tag_does_not_open_production(world, modelrail):
     """Attack 2, with full registry access: `modelrail.released.staging` and the alias `staging` written by hand
     do not make a model that never ran in staging promotable to production; staging's branch history decides."""
     repo, name, version = world["repo"], world["name"], world["version"]
