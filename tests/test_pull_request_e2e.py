@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import OWNER, act_executable, bake_for_act, git, modelrail_refs, start_mlflow_server  # noqa: F401
+from conftest import MODELRAIL, OWNER, act_executable, bake_for_act, git, modelrail_refs, start_mlflow_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
