@@ -158,7 +158,8 @@ def run(root: Path | None = None) -> str:
 
     record = config.path(config.RUN_RECORD, root)
     record.parent.mkdir(parents=True, exist_ok=True)
-    written = {"run_id": run_id, "experiment_id": experiment_id, "registered_model": config.registered_model(root)}
+    registered = config.registered_model(root)
+    written = {"run_id": run_id, "experiment_id": experiment_id, "registered_model": registered}
     record.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
     return run_id
 
