@@ -151,8 +151,8 @@ def run(root: Path | None = None) -> str:
         prepare_params = config.load_params("prepare", root)
         mlflow.log_params({f"prepare.{key}": value for key, value in prepare_params.items()})
         mlflow.log_metrics(training_metrics(model, frame))
-        # Logged, not registered: a pull request only reads the registry. `modelrail register` makes the version
-        # of modelrail.yaml's registered_model from this run on main (the publish workflow).
+        # Logged, not registered: a pull request only reads the registry. `modelrail register` makes the
+        # version of modelrail.yaml's registered_model from this run on main (the publish workflow).
         mlflow.sklearn.log_model(model, name="model", **model_options(model, sample))
         run_id = active.info.run_id
 
