@@ -168,11 +168,16 @@ def mlflow_auth_server() -> AuthServer:
 OWNER, MODELRAIL, VERSION = "acme", "acme/modelrail", "0.1.0"
 
 
-def modelrail_refs(copy: Path) -> dict[str, Path]:
-    """act's --local-repository map for the modelrail actions: the baked workflows name them by the commit SHA of
-    the checkout they were baked from (`@<sha> # v0.1.0`); the tag form is mapped too, for repos baked without one."""
-    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return {f"{MODELRAIL}@{sha}": copy, f"{MODELRAIL}@v{VERSION}": copy}
+def modelrail_refs(copy: Path, repo: Path) -> dict[str, Path]:
+    """act's --local-repository map for the modelrail actions, as the baked repo's workflows name them: by the
+    commit SHA of the checkout they were baked from (`@<sha> # v0.1.0`), or by the tag for repos baked without one."""
+    import re
+
+    refs = {f"{MODELRAIL}@v{VERSION}"}
+    for workflow in (repo / ".github/workflows").glob("*.yml"):
+        pinned = re.findall(rf"{re.escape(MODELRAIL)}/actions/[a-z-]+@([0-9a-f]{{40}})", workflow.read_text())
+        refs.update(f"{MODELRAIL}@{sha}" for sha in pinned)
+    return dict.fromkeys(sorted(refs), copy)
 
 
 def bake_for_act(tmp: Path, **answers: str) -> Path:

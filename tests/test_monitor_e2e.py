@@ -63,7 +63,7 @@ def run_monitor(world, source: Path, name: str):
         "workflow_dispatch",
         {"inputs": {}, "repository": {"full_name": f"{OWNER}/monitored", "name": "monitored"}},
         local_repos={
-            **modelrail_refs(world["modelrail"]),
+            **modelrail_refs(world["modelrail"], world["repo"]),
             CREATE_PR: ROOT / "infra/act/stand-ins/create-pull-request",
         },
         env={"MODELRAIL_PULL_REQUESTS_DIR": str(prs), "MODELRAIL_ACT_PYTHON": sys.executable},

@@ -175,7 +175,7 @@ def act(world, event: str, payload: dict, workflow: str):
         event,
         payload,
         secrets=world["server"].credentials(user),
-        local_repos=modelrail_refs(world["modelrail"]),
+        local_repos=modelrail_refs(world["modelrail"], world["repo"]),
         env={
             "MODELRAIL_ACT_PYTHON": sys.executable,
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",

@@ -135,7 +135,7 @@ def open_pull_request(world, branch: str, change, message: str, new_branch: bool
         repo,
         "pull_request",
         payload,
-        local_repos=modelrail_refs(world["modelrail"]),
+        local_repos=modelrail_refs(world["modelrail"], world["repo"]),
         env={
             "MODELRAIL_PR_COMMENTS_DIR": str(comments),
             "MODELRAIL_ACT_PYTHON": sys.executable,
