@@ -397,10 +397,11 @@ def test_git_revert_of_a_promotion_brings_back_the_previous_release(repo):
     v1 = train(repo, "m1")
     merge(repo, "main", "staging")
     assert promote("staging") == 0
-    train(repo, "m2")
+    v2 = train(repo, "m2")
     merge(repo, "main", "staging")
     merge_commit = head(repo)
     assert promote("staging") == 0
+    assert alias(repo, "staging") == v2 != v1  # the promotion took effect: the revert has something to undo
     git(repo, "revert", "--no-edit", "-m", "1", merge_commit)
     assert promote("staging") == 0
     assert alias(repo, "staging") == v1
