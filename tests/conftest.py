@@ -116,6 +116,7 @@ AUTH_SERVICES = {
     "PGPORT": "55442",
     "MODELRAIL_MLFLOW_PORT": "5065",
     "MODELRAIL_MLFLOW_AUTH": "1",
+    "MODELRAIL_START_TIMEOUT": "300",  # a first start migrates two schemas (tracking and users)
 }
 
 
