@@ -33,6 +33,7 @@ def expected_files(package: str) -> set[str]:
         ".github/workflows/publish.yml",
         ".github/workflows/pull-request.yml",
         ".github/workflows/template-update.yml",
+        ".github/dependabot.yml",
         ".gitignore",
         ".pre-commit-config.yaml",
         "Dockerfile",
