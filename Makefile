@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint format bench bench-containerize bench-first-hour docs clean
+.PHONY: demo test test-fast mutation lint format bench bench-containerize bench-first-hour docs clean
 
 # uv from PATH; on a machine without it, pip puts the pinned uv into the venv first (the one pip download).
 SYSTEM_UV := $(shell command -v uv 2>/dev/null)
@@ -40,6 +40,18 @@ test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# Everything but the slow families (template bakes, the Docker engine, act end-to-end runs): for the edit loop.
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not bake and not docker and not act"
+
+# Mutation testing of the guarantee modules against the fast tests (slow: not in CI). MUTANTS narrows it, e.g.
+# `make mutation MUTANTS='modelrail.champion*'`. Prints the score and every surviving mutant; docs/testing.md.
+mutation: $(VENV)/.installed
+	$(UV) pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,mutation]'
+	rm -rf mutants
+	$(BIN)/mutmut run $(MUTANTS) || true
+	$(BIN)/python scripts/mutation_report.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

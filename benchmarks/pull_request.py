@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -37,6 +38,8 @@ import test_pull_request_e2e as e2e  # noqa: E402
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 CONTEXT_REF = re.compile(r"\b(?:inputs|steps|github|vars|runner)\.[A-Za-z0-9_.-]+")
 GOAL = 1.3
+REDERIVE_GOAL = 15.0  # seconds `modelrail verify` (the gates re-derived) may add to the validate job
+REDERIVE_STEP = "validate/verify"
 UNCHANGED = "Stage 'train' didn't change, skipping"  # what `dvc repro` says when it does not retrain
 
 
@@ -67,19 +70,27 @@ class Context:
 
         def one(match: re.Match) -> str:
             expr = match.group(1)
-            if not CONTEXT_REF.fullmatch(expr):
-                raise ValueError(f"benchmark runner cannot evaluate ${{{{ {expr} }}}}")
-            return self.lookup(expr)
+            if CONTEXT_REF.fullmatch(expr):
+                return self.lookup(expr)
+            return str(self.evaluate(expr))
 
         return EXPRESSION.sub(one, str(text))
 
     def condition(self, text: str) -> bool:
         """An `if:` of the shape these actions use: always(), context refs, '...' literals, ==, !=, &&, ||."""
-        expr = EXPRESSION.sub(lambda m: m.group(1), str(text))
+        return bool(self.evaluate(EXPRESSION.sub(lambda m: m.group(1), str(text))))
+
+    def evaluate(self, expr: str):
+        """An expression of that shape; && and || return an operand, as in GitHub's expressions."""
         expr = CONTEXT_REF.sub(lambda m: repr(self.lookup(m.group(0))), expr)
         expr = expr.replace("always()", "True").replace("success()", "True").replace("failure()", "False")
         expr = expr.replace("&&", " and ").replace("||", " or ")
-        return bool(eval(expr, {"__builtins__": {}}, {}))  # only literals are left
+        return eval(expr, {"__builtins__": {}}, {})  # only literals are left
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
@@ -121,6 +132,9 @@ class Job:
         }
         self.summary = self.temp / "summary.md"
         self.steps: list[tuple[str, float]] = []  # (label, seconds)
+        # CPU seconds (user + system, the step and its children) per label: on a machine shared with other work,
+        # wall time measures the load as much as the step.
+        self.cpu: dict[str, float] = {}
         self.log: list[str] = []
         self.count = 0
 
@@ -142,7 +156,7 @@ class Job:
         }
         if action_path:
             step_env["GITHUB_ACTION_PATH"] = str(action_path)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _children_cpu()
         proc = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)],
             cwd=cwd,
@@ -152,6 +166,7 @@ class Job:
             stdin=subprocess.DEVNULL,
         )
         self.steps.append((label, time.perf_counter() - start))
+        self.cpu[label] = self.cpu.get(label, 0.0) + _children_cpu() - cpu_start
         self.log.append(f"--- {self.name}: {label}\n{proc.stdout}{proc.stderr}")
         if proc.returncode != 0:
             raise RuntimeError(f"{self.name}: {label} failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr}")
@@ -266,6 +281,8 @@ def main() -> None:
                 e2e.git(repo, "checkout", "-q", "main")
             log = "\n".join(line for job in jobs for line in job.log)
             assert "Running stage" not in log, "a docs-only pull request ran a DVC stage when run directly"
+            verified = (repo / "gates/verify.json").read_text()  # git ignores it: still there after the checkout
+            assert '"re-derive model_gate"' in verified, "modelrail verify did not re-derive the model gate"
             assert UNCHANGED in log, f"no '{UNCHANGED}' in the direct log: did dvc repro run?"
             assert model_versions(world) == versions, "a docs-only pull request registered a model version directly"
             direct_runs.append(jobs)
@@ -292,6 +309,14 @@ def main() -> None:
     print(f"the same steps run directly (sum), median of {len(sums)}:        {direct:.1f} s  {sums}")
     verdict = "met" if ratio <= GOAL else "MISSED"
     print(f"ratio: {ratio:.2f}x (goal within {GOAL}x: {verdict}); no stage ran, no new model version")
+    rederive = [sum(s for job in jobs for label, s in job.steps if label == REDERIVE_STEP) for jobs in direct_runs]
+    rederive_cpu = [jobs[-1].cpu.get(REDERIVE_STEP, 0.0) for jobs in direct_runs]
+    verdict = "met" if statistics.median(rederive) < REDERIVE_GOAL else "MISSED"
+    print(
+        f"gates re-derived ({REDERIVE_STEP}), median wall {statistics.median(rederive):.1f} s {rederive}, "
+        f"CPU {statistics.median(rederive_cpu):.1f} s {rederive_cpu} (goal under {REDERIVE_GOAL:.0f} s: {verdict})"
+    )
+    print(f"load average at the end: {os.getloadavg()}")
     print(f"(work dir: {world['tmp']}; {os.cpu_count()} cores, Python {sys.version.split()[0]})")
     if not args.keep:
         shutil.rmtree(world["tmp"], ignore_errors=True)

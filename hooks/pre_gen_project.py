@@ -23,6 +23,7 @@ ANSWERS = {
     "author_name": json.loads(r'''{{ cookiecutter.author_name | tojson }}'''),
     "author_email": json.loads(r'''{{ cookiecutter.author_email | tojson }}'''),
     "github_owner": json.loads(r'''{{ cookiecutter.github_owner | tojson }}'''),
+    "code_owners": json.loads(r'''{{ cookiecutter.code_owners | tojson }}'''),
     "python_version": json.loads(r'''{{ cookiecutter.python_version | tojson }}'''),
     "environments": json.loads(r'''{{ cookiecutter.environments | tojson }}'''),
     "mlflow_tracking_uri": json.loads(r'''{{ cookiecutter.mlflow_tracking_uri | tojson }}'''),
@@ -40,6 +41,8 @@ SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 ENVIRONMENT_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+# A CODEOWNERS owner: @user, @org/team or an e-mail address.
+CODE_OWNER_RE = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 GITHUB_OWNER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")
 REPOSITORY_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/[A-Za-z0-9._-]+$")
 REGISTRY_RE = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
@@ -201,6 +204,17 @@ def check_identifiers(answers: dict) -> None:
 
 
 # Each answer's own check, so that `modelrail new` can check an answer as it is typed and ask again.
+def check_code_owners(value: str) -> None:
+    """The owners written into .github/CODEOWNERS for the files that define the gates; GitHub ignores a bad one."""
+    fix = "give @user, @org/team or e-mail owners separated by spaces, e.g. @my-org/ml-reviewers"
+    owners = value.split(" ")
+    if not value.strip() or any(not owner for owner in owners):
+        raise AnswerError("code_owners", f"{value!r} is empty or has extra spaces", fix)
+    for owner in owners:
+        if not (CODE_OWNER_RE.match(owner) or EMAIL_RE.match(owner)):
+            raise AnswerError("code_owners", f"{owner!r} is not a GitHub user, team or e-mail address", fix)
+
+
 ANSWER_CHECKS = {
     **{key: functools.partial(check_line, key) for key in FREE_TEXT},
     "project_slug": check_slug,
@@ -211,6 +225,7 @@ ANSWER_CHECKS = {
     "mlflow_tracking_uri": check_tracking_uri,
     "dvc_remote": check_dvc_remote,
     **{key: functools.partial(check_identifier, key) for key in IDENTIFIERS},
+    "code_owners": check_code_owners,
 }
 
 

@@ -28,6 +28,7 @@ REGISTRY_ADDR=127.0.0.1:$REGISTRY_PORT
 # Bumped whenever the way the base rootfs is made changes (invalidates the cache).
 ROOTFS_RECIPE=3
 
+CALLER_DOCKER_HOST=${DOCKER_HOST:-}
 export DOCKER_HOST=unix://$SOCK
 
 log() { printf '[docker-up] %s\n' "$*" >&2; }
@@ -35,8 +36,49 @@ die() { printf '[docker-up] ERROR: %s\n' "$*" >&2; exit 1; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
 
-[ "$(id -u)" = 0 ] || die "must run as root (dockerd, debootstrap and apt-get need it)"
 case $REGISTRY_PORT in '' | *[!0-9]*) die "MODELRAIL_REGISTRY_PORT must be a number, got '$REGISTRY_PORT'" ;; esac
+
+registry_answers() {
+    [ "$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://$REGISTRY_ADDR/v2/" 2>/dev/null)" = 200 ]
+}
+
+# Not root: a hosted CI runner (GitHub's ubuntu-latest runs jobs as `runner`, in the `docker` group, with its own
+# engine and the network open). Use that engine as it is, run the registry as a container on it, and pull the base
+# the baked Dockerfile defaults to; nothing here needs root.
+hosted_up() {
+    local base=${MODELRAIL_HOSTED_BASE_IMAGE:-python:3.11-slim-bookworm}
+    local registry_image=${MODELRAIL_REGISTRY_IMAGE:-registry:2} waited=0
+    if [ -n "$CALLER_DOCKER_HOST" ]; then export DOCKER_HOST=$CALLER_DOCKER_HOST; else unset DOCKER_HOST; fi
+    docker info >/dev/null 2>&1 ||
+        die "not root, and no Docker engine answers this user (fix: run as root so this script starts its own, or start Docker and add $(id -un) to the docker group)"
+    if registry_answers; then
+        log "a registry already answers on $REGISTRY_ADDR"
+    else
+        docker rm -f modelrail-registry >/dev/null 2>&1 || true
+        docker run -d --name modelrail-registry --restart=always -p "$REGISTRY_ADDR:5000" "$registry_image" >/dev/null ||
+            die "could not start the registry container ($registry_image) on $REGISTRY_ADDR"
+        until registry_answers; do
+            [ "$waited" -lt "$REGISTRY_TIMEOUT" ] || die "the registry container did not answer on $REGISTRY_ADDR"
+            sleep 1
+            waited=$((waited + 1))
+        done
+    fi
+    if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+        log "base image $BASE_IMAGE already present"
+    else
+        docker pull -q "$base" >/dev/null || die "docker pull $base failed"
+        docker tag "$base" "$BASE_IMAGE"
+    fi
+    log "ready (the host's engine): DOCKER_HOST=${DOCKER_HOST:-default} registry=$REGISTRY_ADDR base=$BASE_IMAGE"
+    printf 'export DOCKER_HOST=%q\n' "${DOCKER_HOST:-unix:///var/run/docker.sock}"
+    printf 'export MODELRAIL_REGISTRY=%q\n' "$REGISTRY_ADDR"
+    printf 'export MODELRAIL_BASE_IMAGE=%q\n' "$BASE_IMAGE"
+}
+
+if [ "$(id -u)" != 0 ]; then
+    hosted_up
+    exit 0
+fi
 
 mkdir -p "$STATE_DIR" "$CACHE_DIR" "$REGISTRY_ROOT"
 # Serialise concurrent callers (two test sessions starting at once).
@@ -139,10 +181,6 @@ docker info >/dev/null 2>&1 || die "'docker info' fails against $DOCKER_HOST"
 # --------------------------------------------------------------------------
 # 3. Registry on 127.0.0.1:PORT, filesystem storage in the state dir.
 # --------------------------------------------------------------------------
-registry_answers() {
-    [ "$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://$REGISTRY_ADDR/v2/" 2>/dev/null)" = 200 ]
-}
-
 cat >"$REGISTRY_CONFIG.tmp" <<EOF
 version: 0.1
 log:

@@ -31,6 +31,55 @@ def suite(workdir) -> Path:
     return workdir / "suite.json"
 
 
+# A test is in a slow family by what it needs: the fixtures that start the engine or the MLflow server mark it, so a
+# new test that uses them cannot be left out of its family (`make test-fast` deselects bake, docker and act).
+FIXTURE_MARKS = {"docker_infra": "docker", "mlflow_server": "act"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, mark in FIXTURE_MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(mark)
+
+
+# `pytestmark = pytest.mark.steps`: the module's tests are the steps of one scenario, in file order, each building on
+# the state the ones before it left. A step runs only when every step before it passed in this session; otherwise it
+# fails at once naming the first one that did not, so the first real failure is the one to read.
+STEP_OUTCOMES = pytest.StashKey[dict]()
+
+
+def _steps_before(item) -> list[str]:
+    tests = [f for name, f in vars(item.module).items() if name.startswith("test_") and callable(f)]
+    order = [f.__name__ for f in sorted(tests, key=lambda f: f.__code__.co_firstlineno)]
+    return order[: order.index(item.originalname)]
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("steps") is None:
+        return
+    outcomes = item.session.stash.setdefault(STEP_OUTCOMES, {})
+    for step in _steps_before(item):
+        outcome = outcomes.get((item.module.__name__, step), "not run in this session")
+        if outcome != "passed":
+            pytest.fail(
+                f"not run: the earlier step {step} {outcome} (the steps of {item.module.__name__} build on each "
+                "other: fix that one first, and run the module whole)",
+                pytrace=False,
+            )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if item.get_closest_marker("steps") is not None and (report.when == "call" or report.failed):
+        key = (item.module.__name__, item.originalname)
+        outcomes = item.session.stash.setdefault(STEP_OUTCOMES, {})
+        if outcomes.get(key) != "failed":
+            outcomes[key] = "passed" if report.passed else "failed"
+    return report
+
+
 def leftovers(directory: Path) -> list[str]:
     """Temporary files an interrupted or failed write would leave behind."""
     return sorted(p.name for p in directory.rglob("*.tmp"))
@@ -187,3 +236,14 @@ def bake_for_act(tmp: Path, **answers: str) -> Path:
 
     context = {"modelrail_repository": MODELRAIL, "modelrail_version": VERSION, "dvc_remote": str(tmp / "dvc-remote")}
     return Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(tmp), extra_context={**context, **answers}))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for every test that needs it (start-up costs ~10 s); the gates reuse it."""
+    require(shutil.which("java") is not None, "no Java runtime for Spark (apt openjdk-17-jre-headless)")
+    from modelrail.engines import spark_session
+
+    session = spark_session({"spark": {"master": "local[2]"}})
+    yield session
+    session.stop()

@@ -65,19 +65,76 @@ def test_as_good_as_the_champion_within_tolerance_passes(repo, champion):
     assert saved["inputs"]["champion"]["version"] == "1" and saved["inputs"]["champion"]["alias"] == "staging"
     names = [check["name"] for check in saved["checks"]]
     assert names == ["threshold accuracy", "threshold log_loss", "champion accuracy", "champion log_loss"]
+    # What the pull-request report's champion table shows, per metric: this value, the champion's, the change.
+    details = {check["name"]: check["details"] for check in saved["checks"] if check["name"].startswith("champion")}
+    assert details["champion accuracy"] == {
+        "value": 0.915,
+        "champion": 0.92,
+        "tolerance": 0.01,
+        "lower_is_better": False,
+        "delta": pytest.approx(-0.005),
+    }
+    assert details["champion log_loss"]["lower_is_better"] is True and details["champion log_loss"]["delta"] == 0
+    messages = {check["name"]: (check["message"], check["file"]) for check in saved["checks"]}
+    assert messages["champion log_loss"] == (
+        "log_loss = 0.2 vs 0.2 for clf v1 (@staging) (+0, tolerance 0.01)",
+        "metrics.json",
+    )
+
+
+def test_worse_by_exactly_the_tolerance_still_passes(repo, champion):
+    """The tolerance is inclusive: 0.45 against 0.2 is worse by exactly 0.25 (exact in binary floating point)."""
+    (repo / "modelrail.yaml").write_text(CONFIG.replace("WHEN", "thresholds-only").replace("0.01", "0.25"))
+    assert gate(repo, {"accuracy": 0.92, "log_loss": 0.45}, "--target-env", "staging") == 0
+    assert gate(repo, {"accuracy": 0.92, "log_loss": 0.4500001}, "--target-env", "staging") == 1
 
 
 def test_worse_than_the_champion_fails_naming_the_metric(repo, champion, capsys):
     # A pull request into main is judged against the first environment's champion.
     assert gate(repo, {"accuracy": 0.85, "log_loss": 0.2}, "--target-env", "main") == 1
     err = capsys.readouterr().err
-    assert "accuracy = 0.85 vs 0.92 for clf v1 (@staging)" in err and "worse than the champion" in err
+    assert (
+        "metrics.json: accuracy = 0.85 vs 0.92 for clf v1 (@staging) (-0.07, tolerance 0.01): "
+        "worse than the champion by more than the tolerance"
+    ) in err
     assert record(repo)["passed"] is False
+
+
+@pytest.mark.parametrize("value", [True, "0.95"], ids=["a boolean", "text"])
+def test_a_metric_that_is_not_a_number_cannot_beat_the_champion(repo, champion, capsys, value):
+    assert gate(repo, {"accuracy": value, "log_loss": 0.2}, "--target-env", "staging") == 1
+    checks = {check["name"]: check for check in record(repo)["checks"]}
+    compared = checks["champion accuracy"]
+    assert compared["success"] is False and compared["file"] == "metrics.json"
+    assert compared["message"] == (
+        "metrics.json: metric 'accuracy' is missing or not a number, so it cannot be compared with clf v1 (@staging)"
+    )
+    assert compared["details"]["value"] == value and compared["details"]["champion"] == 0.92
+    assert checks["champion log_loss"]["success"] is True
+
+
+def test_a_champion_without_the_metric_fails_closed(repo, champion):
+    """The champion's run never logged log_loss: nothing to compare with, so the gate cannot pass."""
+    experiment = champion.get_experiment_by_name("e").experiment_id
+    run = champion.create_run(experiment)
+    champion.log_metric(run.info.run_id, "test_accuracy", 0.9)
+    champion.set_terminated(run.info.run_id)
+    version = champion.create_model_version("clf", str(repo / "model"), run_id=run.info.run_id)
+    champion.set_registered_model_alias("clf", "production", version.version)
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.1}, "--target-env", "production") == 1
+    checks = {check["name"]: check for check in record(repo)["checks"]}
+    assert checks["champion accuracy"]["success"] is True
+    missing = checks["champion log_loss"]
+    assert missing["success"] is False and missing["details"]["champion"] is None
+    assert missing["message"] == (
+        f"clf v2 (@production) has no metric 'test_log_loss' on its run {run.info.run_id} "
+        "(fix: its evaluate stage must log it; the gate fails closed)"
+    )
 
 
 def test_lower_is_better_for_a_metric_with_only_a_max_threshold(repo, champion, capsys):
     assert gate(repo, {"accuracy": 0.95, "log_loss": 0.3}, "--alias", "staging") == 1
-    assert "log_loss = 0.3 vs 0.2" in capsys.readouterr().err
+    assert "log_loss = 0.3 vs 0.2 for clf v1 (@staging) (+0.1, tolerance 0.01)" in capsys.readouterr().err
 
 
 def test_no_champion_yet_follows_when_missing(repo, champion, capsys):
@@ -94,6 +151,9 @@ def test_an_unreachable_registry_fails_closed(repo, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "MLflow registry at http://***@127.0.0.1:9 could not be asked for clf@staging" in err
     assert "fails closed" in err and "secret" not in err
+    # The cause, first line only: what was asked and why it could not answer.
+    cause = err.split("could not be asked for clf@staging: ", 1)[1]
+    assert cause.startswith("API request to http://***@127.0.0.1:9/") and "port=9" in cause, cause
     assert record(repo)["passed"] is False
 
 

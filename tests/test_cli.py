@@ -1,30 +1,56 @@
+import importlib
 import subprocess
 import sys
 
 import pytest
 
-from modelrail.cli import build_parser, main
+from modelrail.cli import main
 
+# Each command, its required arguments, and the function it must reach with them (`module` means `module.run`).
 COMMANDS = {
-    ("gate", "data"): ["--data", "x.csv", "--suite", "s.json"],
-    ("gate", "model"): ["--metrics", "m.json"],
-    ("suite", "init"): ["--data", "x.csv", "--out", "s.json"],
-    ("drift",): ["--reference", "r.csv", "--current", "logs/"],
-    ("report",): ["--base", "main"],
-    ("containerize", "build"): [],
-    ("containerize", "smoke"): ["--image", "x:1"],
-    ("containerize", "push"): ["--registry", "127.0.0.1:5000"],
-    ("new",): ["--output-dir", "out"],
-    ("register",): [],
-    ("promote",): ["--env", "staging"],
-    ("rollback",): ["--env", "staging", "--to", "3", "--reject"],
+    ("gate", "data"): (["--data", "x.csv", "--suite", "s.json"], "data_gate"),
+    ("gate", "model"): (["--metrics", "m.json"], "model_gate"),
+    ("suite", "init"): (["--data", "x.csv", "--out", "s.json"], "suite_init"),
+    ("drift",): (["--reference", "r.csv", "--current", "logs/"], "drift"),
+    ("report",): (["--base", "main"], "report"),
+    ("containerize", "build"): ([], "container_build"),
+    ("containerize", "smoke"): (["--image", "x:1"], "container_smoke"),
+    ("containerize", "push"): (["--registry", "127.0.0.1:5000"], "container_push"),
+    ("containerize", "published"): (["--registry", "127.0.0.1:5000"], "container_push.published"),
+    ("verify",): (["--stage", "raw_gate"], "verify"),
+    ("template", "check"): (["--file", ".cruft.json"], "template_answers.check"),
+    ("new",): (["--output-dir", "out"], "new"),
+    ("register",): ([], "register"),
+    ("promote",): (["--env", "staging"], "promote"),
+    ("rollback",): (["--env", "staging", "--to", "3", "--reject"], "rollback"),
 }
 
 
+class Reached(Exception):
+    """Raised by a stand-in `run`: the command got there, and nothing real runs."""
+
+
 @pytest.mark.parametrize("command", sorted(COMMANDS), ids=" ".join)
-def test_every_command_is_wired_to_a_handler(command):
-    args = build_parser().parse_args([*command, *COMMANDS[command]])
-    assert callable(args.handler)
+def test_every_command_reaches_its_own_module_with_its_arguments(command, workdir, monkeypatch):
+    reached = []
+    for module_name in {module for _, module in COMMANDS.values()}:
+
+        def stand_in(*args, _module=module_name, **kwargs):
+            given = [*args, *kwargs.values()]
+            flat = [item for value in given for item in (value if isinstance(value, list) else [value])]
+            reached.append((_module, [str(value) for value in flat]))
+            raise Reached
+
+        module_path, _, function = module_name.partition(".")
+        monkeypatch.setattr(importlib.import_module(f"modelrail.{module_path}"), function or "run", stand_in)
+    arguments, module = COMMANDS[command]
+    with pytest.raises(Reached):
+        main([*command, *arguments])
+    assert [name for name, _ in reached] == [module], f"{' '.join(command)} reached {reached}"
+    values = reached[0][1]
+    # Every value given on the command line (a path, a name) arrives in the module's call.
+    for value in arguments[1::2]:
+        assert value in values or value.rstrip("/") in values, f"{value} did not reach {module}.run: {values}"
 
 
 def test_help_answers_without_importing_heavy_libraries():

@@ -129,6 +129,7 @@ def test_predictions_that_differ_name_the_row():
     assert container_smoke.compare(served.astype(float) + 1e-9, served, 1e-6).success
 
 
+@pytest.mark.bake
 def test_the_baked_dockerfile_is_hadolint_clean(tmp_path):
     repo = bake(tmp_path)
     proc = subprocess.run(
@@ -238,6 +239,41 @@ def test_push_puts_both_tags_on_the_registry_with_the_printed_digest(built, engi
             assert answer.headers["Docker-Content-Digest"] == digest
 
 
+def test_a_model_tag_the_registry_has_is_never_pushed_again(built, engine, tmp_path):
+    repo, image_id, artifact = built
+    registry = engine["MODELRAIL_REGISTRY"]
+    reference = f"{registry}/{artifact.project}:{artifact.model_tag}"
+    before = cli(repo, "containerize", "push", "--image", image_id, "--registry", registry)
+    digest = before.stdout.strip().splitlines()[-1].removeprefix("digest=")
+    output = tmp_path / "output"
+    output.touch()
+    proc = run(
+        ["env", f"GITHUB_OUTPUT={output}", str(BIN / "modelrail"), "containerize", "published", "--registry", registry],
+        repo,
+    )
+    assert f"{reference}: in the registry at {digest}" in proc.stdout
+    assert f"exists=true\ndigest={digest}\n" in output.read_text()
+    # A rebuilt image (another id) under the same model tag: push keeps the registry's image as it is.
+    (repo / "Dockerfile").write_text((repo / "Dockerfile").read_text() + "\nLABEL rebuilt=yes\n")
+    try:
+        rebuilt = cli(repo, "containerize", "build", "--base-image", engine["MODELRAIL_BASE_IMAGE"])
+        rebuilt_id = rebuilt.stdout.strip().splitlines()[-1].split()[1]
+        assert rebuilt_id != image_id
+        again = cli(repo, "containerize", "push", "--image", rebuilt_id, "--registry", registry)
+    finally:
+        run(["git", "checkout", "--", "Dockerfile"], repo)
+        cli(repo, "containerize", "build", "--base-image", engine["MODELRAIL_BASE_IMAGE"])  # the tags back on it
+    assert f"Not pushed: the registry already has {reference}" in again.stdout
+    assert again.stdout.strip().endswith(f"digest={digest}")
+    request = urllib.request.Request(
+        f"http://{registry}/v2/{artifact.project}/manifests/{artifact.model_tag}",
+        method="HEAD",
+        headers={"Accept": MANIFEST_TYPES},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.headers["Docker-Content-Digest"] == digest
+
+
 def test_a_failed_push_is_a_clear_error_and_leaves_no_tag(built):
     import docker
 
@@ -278,7 +314,8 @@ def test_a_model_whose_predictions_break_the_suite_fails_smoke(built, tmp_path):
     assert "column 'prediction'" in proc.stderr
 
 
-CRASHING_SERVER = """
+# A stand-in server for the image: it serves the same model, but its answer to bad input is the bug under test.
+SERVER = """
 import json, os, sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -299,7 +336,7 @@ class Handler(BaseHTTPRequestHandler):
             split = json.loads(body)["dataframe_split"]
             predictions = model.predict(pd.DataFrame(split["data"], columns=split["columns"])).tolist()
         except Exception:
-            os._exit(3)  # the bug under test: bad input takes the whole server down
+            ON_BAD_INPUT
         answer = json.dumps({"predictions": predictions}).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(answer)))
@@ -309,22 +346,41 @@ class Handler(BaseHTTPRequestHandler):
 
 HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
 """
+ON_BAD_INPUT = {
+    "crashing": "os._exit(3)  # bad input takes the whole server down",
+    # It stays up, but blames itself for the client's mistake: a 500 where a 4xx is due.
+    "answers-500": "self.send_response(500); self.send_header('Content-Length', '0'); self.end_headers(); return",
+}
+
+
+def thin_image(base: str, tmp_path: Path, name: str, files: dict[str, str | Path], lines: list[str]) -> str:
+    """An image of one thin layer on top of the built one (quick even on vfs): `files` copied in, `lines` added."""
+    import docker
+
+    context = tmp_path / name
+    context.mkdir()
+    for target, source in files.items():
+        if isinstance(source, Path):
+            shutil.copytree(source, context / target)
+        else:
+            (context / target).write_text(source)
+    (context / "Dockerfile").write_text("\n".join([f"FROM {base}", *lines]) + "\n")
+    image, _ = docker.from_env().images.build(
+        path=str(context), network_mode="host", rm=True, tag=f"modelrail-test/{name}:1"
+    )
+    return image.id
+
+
+def server_image(built, tmp_path: Path, behaviour: str) -> str:
+    server = textwrap.dedent(SERVER).replace("ON_BAD_INPUT", ON_BAD_INPUT[behaviour])
+    lines = ["COPY server.py /opt/server.py", 'CMD ["python3", "/opt/server.py"]']
+    return thin_image(built[1], tmp_path, behaviour, {"server.py": server}, lines)
 
 
 def test_a_server_that_crashes_on_bad_input_fails_smoke(built, tmp_path):
-    import docker
-
-    repo, image_id, _ = built
-    context = tmp_path / "crashing"
-    context.mkdir()
-    (context / "server.py").write_text(textwrap.dedent(CRASHING_SERVER))
-    (context / "Dockerfile").write_text(
-        f'FROM {image_id}\nCOPY server.py /opt/server.py\nCMD ["python3", "/opt/server.py"]\n'
-    )
-    image, _ = docker.from_env().images.build(
-        path=str(context), network_mode="host", rm=True, tag="modelrail-test/crashing:1"
-    )
-    proc = cli(repo, "containerize", "smoke", "--image", image.id, "--record", "gates/crashing.json", check=False)
+    repo, _, _ = built
+    image = server_image(built, tmp_path, "crashing")
+    proc = cli(repo, "containerize", "smoke", "--image", image, "--record", "gates/crashing.json", check=False)
     assert proc.returncode == 1, proc.stdout
     record = json.loads((repo / "gates/crashing.json").read_text())
     checks = {check["name"]: check for check in record["checks"]}
@@ -332,3 +388,40 @@ def test_a_server_that_crashes_on_bad_input_fails_smoke(built, tmp_path):
     assert not checks["refuses columns the model does not know with a 4xx"]["success"]
     assert not checks["survives malformed requests"]["success"]
     assert "the server crashed" in proc.stderr
+
+
+def test_a_server_that_answers_500_to_bad_input_fails_smoke(built, tmp_path):
+    repo, _, _ = built
+    image = server_image(built, tmp_path, "answers-500")
+    proc = cli(repo, "containerize", "smoke", "--image", image, "--record", "gates/answers-500.json", check=False)
+    assert proc.returncode == 1, proc.stdout
+    record = json.loads((repo / "gates/answers-500.json").read_text())
+    checks = {check["name"]: check for check in record["checks"]}
+    assert record["passed"] is False
+    assert checks["predictions match the in-process model"]["success"], "the golden sample is served right"
+    assert checks["survives malformed requests"]["success"], "it stays up: only the status is wrong"
+    for what in ("columns the model does not know", "an empty body"):
+        check = checks[f"refuses {what} with a 4xx"]
+        assert not check["success"] and check["details"]["status"] == 500, check
+    assert "a server error, expected a 4xx" in proc.stderr
+
+
+def test_an_image_serving_another_model_than_the_one_on_disk_fails_smoke(built, tmp_path):
+    """The image's model answers in the suite's own classes, only flipped: the comparison alone can catch it."""
+    import numpy as np
+    import skops.io
+
+    repo, image_id, _ = built
+    model_dir = tmp_path / "swapped-model"
+    shutil.copytree(repo / "models/model", model_dir)
+    model_file = model_dir / "model.skops"
+    model = skops.io.load(model_file, trusted=skops.io.get_untrusted_types(file=model_file))
+    model.classes_ = np.array(model.classes_[::-1])
+    skops.io.dump(model, model_file)
+    image = thin_image(image_id, tmp_path, "swapped", {"model": model_dir}, ["COPY model /opt/model"])
+    proc = cli(repo, "containerize", "smoke", "--image", image, "--record", "gates/swapped.json", check=False)
+    assert proc.returncode == 1, proc.stdout
+    record = json.loads((repo / "gates/swapped.json").read_text())
+    failed = {check["name"] for check in record["checks"] if not check["success"]}
+    assert failed == {"predictions match the in-process model"}, failed
+    assert "predictions differ, e.g. row" in proc.stderr and "the in-process model" in proc.stderr

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -7,8 +8,10 @@ from conftest import GOOD_CSV, leftovers
 
 from modelrail.cli import main
 
+RECORD = "gates/data.json"
 
-def gate(data, suite, record="gates/data.json"):
+
+def gate(data, suite, record=RECORD):
     return main(["gate", "data", "--data", str(data), "--suite", str(suite), "--record", record])
 
 
@@ -172,3 +175,56 @@ def test_cli_failure_has_no_traceback(workdir, suite):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("ERROR: data gate: bad.csv: binary data")
+
+
+# Python ignores SIGXFSZ at start-up; "killed" puts the default action back, so the kernel kills it mid-write.
+CHILD = """
+import signal, sys
+if sys.argv.pop(1) == "killed":
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+from modelrail.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("on_limit", ["killed", "write fails"])
+def test_an_interrupted_record_write_leaves_the_old_record_whole(workdir, suite, on_limit):
+    """The new record is cut off by a file-size limit (half the old record's size) in a child process: SIGXFSZ kills
+    it mid-write, or the write fails with EFBIG. Either way the old record stays, byte for byte."""
+    import resource
+    import signal
+
+    assert gate("good.csv", suite) == 0
+    old = (workdir / RECORD).read_bytes()
+    (workdir / "bad.csv").write_text(GOOD_CSV.replace("1.6,1,b", "99.0,1,b"))  # a new verdict, a record as long
+
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (len(old) // 2, len(old) // 2))
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            on_limit,
+            "gate",
+            "data",
+            "--data",
+            "bad.csv",
+            "--suite",
+            str(suite),
+            "--record",
+            RECORD,
+        ],
+        preexec_fn=limit_file_size,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+    )
+    if on_limit == "killed":
+        assert proc.returncode == -signal.SIGXFSZ, proc.stderr
+    else:
+        assert proc.returncode != 0 and "File too large" in proc.stderr, proc.stderr
+        assert leftovers(workdir) == [], "a failed write left its temporary file"
+    assert (workdir / RECORD).read_bytes() == old
+    assert json.loads(old)["passed"] is True

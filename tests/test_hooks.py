@@ -107,6 +107,7 @@ def test_defaults_are_derived(defaults):
     assert defaults["package_name"] == "breast_cancer_classifier"
     assert defaults["dvc_remote"] == "../breast-cancer-classifier-dvc-remote"
     assert defaults["container_registry"] == "ghcr.io/my-org"
+    assert defaults["code_owners"] == "@my-org"
 
 
 INVALID = [
@@ -158,6 +159,11 @@ INVALID = [
     ("dvc_remote", "s3:/bucket"),
     ("github_owner", "-org"),
     ("github_owner", "my org"),
+    ("code_owners", ""),
+    ("code_owners", "my-org"),
+    ("code_owners", "@my-org  @other"),
+    ("code_owners", "@my-org\n* @attacker"),
+    ("code_owners", "@-bad/team"),
     ("container_registry", "GHCR.io/Org"),
     ("container_registry", "ghcr.io/my org"),
     ("modelrail_version", "latest"),
@@ -194,6 +200,8 @@ VALID = [
     ("author_name", 'O\'Brien "The Modeller"'),
     ("modelrail_version", "1.2.3rc1"),
     ("github_owner", "My-Org"),
+    ("code_owners", "@my-org/ml-reviewers @alice"),
+    ("code_owners", "reviewers@example.com"),
 ]
 
 
@@ -343,7 +351,6 @@ def git_output(repo: Path, *args: str, env: dict[str, str]) -> str:
 
 
 def test_post_gen_builds_the_repository(defaults, tmp_path):
-    pytest.importorskip("dvc")
     marker = tmp_path / "pwned"
     repo = fake_generated_repo(tmp_path)
     env = isolated_git_env(tmp_path)
@@ -380,7 +387,6 @@ def test_post_gen_builds_the_repository(defaults, tmp_path):
 
 
 def test_post_gen_push_failure_exits_with_error(defaults, tmp_path):
-    pytest.importorskip("dvc")
     repo = fake_generated_repo(tmp_path)
     (tmp_path / "remote").write_text("a file where the remote folder should be\n", encoding="utf-8")
     script = render_hook("post_gen_project", {**defaults, "dvc_remote": "../remote"}, tmp_path)
@@ -396,7 +402,6 @@ def test_post_gen_push_failure_exits_with_error(defaults, tmp_path):
 
 
 def test_post_gen_does_not_push_to_a_url_remote(defaults, tmp_path):
-    pytest.importorskip("dvc")
     repo = fake_generated_repo(tmp_path)
     env = isolated_git_env(tmp_path)
     script = render_hook("post_gen_project", {**defaults, "dvc_remote": "s3://bucket/path"}, tmp_path)
@@ -411,8 +416,8 @@ def test_post_gen_does_not_push_to_a_url_remote(defaults, tmp_path):
 # ----------------------------------------------------------------------------------- through cookiecutter itself
 
 
+@pytest.mark.bake
 def test_bake_with_hostile_free_text_stays_inert(tmp_path):
-    pytest.importorskip("dvc")
     from cookiecutter.main import cookiecutter
 
     marker = tmp_path / "pwned"

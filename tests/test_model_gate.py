@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import yaml
 from conftest import leftovers
 
 from modelrail.cli import main
@@ -48,7 +49,15 @@ def test_a_metric_outside_its_threshold_fails(repo, capsys, metrics, expected):
     assert gate(metrics, repo) == 1
     err = capsys.readouterr().err
     assert "metrics.json" in err and expected in err
-    assert json.loads((repo / "gates/model.json").read_text())["passed"] is False
+    record = json.loads((repo / "gates/model.json").read_text())
+    assert record["passed"] is False
+    (failed,) = [check for check in record["checks"] if check["success"] is not True]
+    name = failed["name"].removeprefix("threshold ")
+    assert failed["success"] is False and failed["file"] == "metrics.json"
+    assert failed["details"] == {
+        "threshold": yaml.safe_load(CONFIG)["gates"]["model"]["thresholds"][name],
+        "value": metrics.get(name),
+    }
     assert leftovers(repo) == []
 
 
@@ -71,3 +80,17 @@ def test_no_thresholds_means_the_gate_cannot_block_and_is_refused(repo, capsys):
     (repo / "modelrail.yaml").write_text("environments: [staging]\n")
     assert gate({"accuracy": 1.0}, repo) == 2
     assert "names no metric" in capsys.readouterr().err
+
+
+def test_a_metric_with_both_bounds_is_held_to_both_and_recorded(repo, capsys):
+    (repo / "modelrail.yaml").write_text(CONFIG.replace("{min: 0.9}", "{min: 0.9, max: 0.99}"))
+    assert gate({"accuracy": 0.995, "log_loss": 0.1}, repo) == 1  # too good to be true: a leak
+    assert "metrics.json: accuracy = 0.995 (wanted >= 0.9 and <= 0.99)" in capsys.readouterr().err
+    check = json.loads((repo / "gates/model.json").read_text())["checks"][0]
+    assert check["details"] == {"threshold": {"min": 0.9, "max": 0.99}, "value": 0.995}
+    assert check["file"] == "metrics.json" and check["success"] is False
+
+
+def test_a_missing_metrics_file_is_a_usage_error_naming_it(repo, capsys):
+    assert main(["gate", "model", "--metrics", "metrics.json"]) == 2
+    assert "metrics.json: no such metrics file (run the evaluate stage first)" in capsys.readouterr().err

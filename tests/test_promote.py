@@ -162,15 +162,9 @@ def promote(env: str, *args: str) -> int:
 
 
 def alias(repo: Path, env: str) -> str | None:
-    """The version behind the alias, None only when the alias does not exist (any other error fails the test)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return str(client(repo).get_model_version_by_alias("clf", env).version)
-    except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            return None
-        raise
+    """The version behind the alias, None when there is no such alias; an unreadable registry fails the test."""
+    version = client(repo).get_registered_model("clf").aliases.get(env)
+    return None if version is None else str(version)
 
 
 def head(repo: Path) -> str:
@@ -222,6 +216,24 @@ def test_production_only_after_staging(repo, capsys):
     assert promote("production") == 0
     assert alias(repo, "production") == version
     assert json.loads((repo / "releases/production/release.json").read_text())["model_version"] == version
+
+
+def test_a_release_skipping_the_environment_just_before_is_refused(repo, capsys):
+    """With three environments, the one right before counts: released to the first is not enough for the third."""
+    config = repo / "modelrail.yaml"
+    config.write_text(config.read_text().replace("[staging, production]", "[dev, staging, production]"))
+    git(repo, "commit", "-qam", "three environments")
+    git(repo, "branch", "dev")
+    version = train(repo, "m1")
+    merge(repo, "main", "dev")
+    assert promote("dev") == 0 and alias(repo, "dev") == version
+    merge(repo, "dev", "production")
+    before = head(repo)
+    capsys.readouterr()
+    assert promote("production") == 1
+    assert "'staging'" in capsys.readouterr().err
+    assert alias(repo, "production") is None and head(repo) == before
+    assert not (repo / "releases/production").exists()
 
 
 @pytest.mark.parametrize(
@@ -401,7 +413,8 @@ def test_git_revert_of_a_promotion_brings_back_the_previous_release(repo):
     merge(repo, "main", "staging")
     merge_commit = head(repo)
     assert promote("staging") == 0
-    assert alias(repo, "staging") == v2 != v1  # the promotion took effect: the revert has something to undo
+    assert alias(repo, "staging") == v2, "the second promotion did not take effect: nothing to revert"
+    assert json.loads((repo / "releases/staging/release.json").read_text())["model_version"] == v2
     git(repo, "revert", "--no-edit", "-m", "1", merge_commit)
     assert promote("staging") == 0
     assert alias(repo, "staging") == v1

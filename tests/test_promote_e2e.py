@@ -7,7 +7,8 @@ credentials, which only read the registry, publish and promote the `release` use
 git `origin` (the promote job
 pushes its release commit there), the Docker engine of infra/, and an image registry of this module's own
 (Debian's docker-registry on a free port) that the tests make read-only and kill without touching the registry
-other tests use. The tests run in order: each one builds on the releases the ones before it made.
+other tests use. The tests are steps, run in file order: each builds on the releases the ones before it made, so after
+a failure the later steps fail at once naming it (the `steps` marker, tests/conftest.py).
 
 Outside CI a missing tool skips these tests with the reason; with CI=true it fails them.
 """
@@ -35,6 +36,8 @@ from test_pull_request_e2e import dvc, set_params, sync, tool_env
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "infra/act"))
 from act_runner import lean_copy, run_workflow  # noqa: E402
+
+pytestmark = [pytest.mark.act, pytest.mark.steps]
 
 MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",

@@ -29,6 +29,8 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "infra/act"))
 from act_runner import lean_copy, run_workflow  # noqa: E402
 
+pytestmark = pytest.mark.act
+
 WORKFLOW = ".github/workflows/pull-request.yml"
 PR_NUMBER = 7
 
@@ -230,4 +232,43 @@ def test_a_model_worse_than_the_champion_fails_the_champion_comparison(world):
     body = comment.read_text()
     assert "## modelrail: ❌ champion gate failed" in body
     assert "worse than the champion by more than the tolerance" in body
-    assert f"vs {world['slug']}" not in body or "(@staging)" in body
+    # The failure names what it was compared with: the champion behind the target environment's alias.
+    assert f"### Champion comparison: `{world['slug']}@staging` (version 1)" in body, body
+    assert f" for {world['slug']} v1 (@staging) (" in body, body
+
+
+def test_attack_1_a_forged_gate_record_is_refused_by_the_validate_action(world):
+    """Issue 12, attack 1: bad raw data committed with the old, passing gate records and a dvc.lock to match."""
+
+    def forge(repo):
+        raw = repo / "data/raw/breast_cancer.csv"
+        lines = raw.read_text().splitlines()
+        lines[5] = "-999," + lines[5].split(",", 1)[1]
+        raw.write_text("\n".join(lines) + "\n")
+        # `dvc repro` would stop at raw_gate (test_verify.py shows it); the attacker keeps the old records instead.
+        git(repo, "checkout", "--", "gates/")
+        dvc(repo, world["uri"], "add", "data/raw/breast_cancer.csv")
+        dvc(repo, world["uri"], "commit", "-f")
+        dvc(repo, world["uri"], "push")
+        assert "up to date" in dvc(repo, world["uri"], "status").stdout
+        # The test job's data contract would refuse -999 first, and the pull request edits that check away: the
+        # validate action, pinned to this repository, is what must hold.
+        workflow = repo / WORKFLOW
+        text = workflow.read_text()
+        contract = ("contract-data: data/raw/breast_cancer.csv", "contract-suite: expectations/raw.json")
+        for line in (f"          {entry}\n" for entry in contract):
+            assert line in text
+            text = text.replace(line, "")
+        workflow.write_text(text)
+
+    before = len(world["client"].search_model_versions(f"name='{world['slug']}'"))
+    run, comment = open_pull_request(world, "forged", forge, "Refresh the sample data")
+    assert run.returncode != 0
+    assert run.job_results["test"] == "success" and run.job_results["validate"] == "failure", run.job_results
+    assert run.outputs("validate")["validate"]["passed"] == "false"
+    summary = run.summary("validate")
+    assert "gates/raw.json is not what gate raw_gate computes from the content: passed: true -> false" in summary
+    body = comment.read_text()
+    assert body.startswith("<!-- modelrail-report -->\n## modelrail: ❌") and "| ✅ | raw |" not in body
+    assert "| ❌ | raw |" in body
+    assert len(world["client"].search_model_versions(f"name='{world['slug']}'")) == before, "it registered"

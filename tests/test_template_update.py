@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cookiecutter.main import cookiecutter
 from test_template import BIN, ROOT, bake, dvc, run
 
 sys.path.insert(0, str(ROOT / "infra" / "act"))
 from act_runner import lean_copy
+
+pytestmark = pytest.mark.bake
 
 GIT_ID = ["-c", "user.name=Template Team", "-c", "user.email=template@example.com"]
 SLUG = "{{cookiecutter.project_slug}}"
@@ -55,7 +58,10 @@ def test_cruft_update_brings_a_template_change_and_keeps_the_model_change(tmp_pa
     assert state["template"] == str(template) and state["commit"] == old
     assert state["context"]["cookiecutter"]["project_slug"] == repo.name
     assert ".cruft.json" in run(["git", "ls-files"], repo).stdout
-    assert run([str(BIN / "cruft"), "check"], repo, check=False).returncode != 0, "cruft sees the newer template"
+    # Exit 1 with cruft's own verdict: a crash (a traceback, exit 2 on a usage error) is not "out of date".
+    stale = run([str(BIN / "cruft"), "check"], repo, check=False)
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    assert "FAILURE: Project's cruft is out of date!" in stale.stdout, stale.stdout + stale.stderr
 
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("n_estimators: 200", "n_estimators: 150"))
@@ -71,7 +77,7 @@ def test_cruft_update_brings_a_template_change_and_keeps_the_model_change(tmp_pa
     assert not list(repo.rglob("*.rej")), "the update left conflicts"
     changed = {line[3:] for line in run(["git", "status", "--porcelain"], repo).stdout.splitlines()}
     assert changed == {".cruft.json", "Makefile", "MODEL_CARD.md"}
-    run([str(BIN / "cruft"), "check"], repo)
+    assert "SUCCESS: Good work! Project's cruft is up to date" in run([str(BIN / "cruft"), "check"], repo).stdout
 
     # The updated repository still runs its pipeline (up to the feature gate, to keep the test quick).
     git(repo, "add", "-A")
@@ -91,3 +97,52 @@ def test_scheduled_workflows_are_baked_with_least_privilege(tmp_path):
         for line in text.splitlines():
             if line.strip().startswith(("run:", "echo", "dvc", "cruft")):
                 assert "${{" not in line, f"{workflow}: an expression inside a run script: {line}"
+
+
+HOSTILE = "{{ cycler.__init__.__globals__.os.popen('touch pwned').read() }}"
+
+
+def test_answers_holding_template_markup_are_refused_before_cruft_update(tmp_path):
+    repo = bake(tmp_path)
+    check = [sys.executable, str(ROOT / "actions/template-check/../../src/modelrail/template_answers.py")]
+    assert "answers, none holds template markup" in run([*check, ".cruft.json"], repo).stdout
+    state = json.loads((repo / ".cruft.json").read_text())
+    for key, payload in (("project_name", HOSTILE), ("description", "{% set x = 1 %}"), ("author_name", "{# x #}")):
+        hostile = json.loads(json.dumps(state))
+        hostile["context"]["cookiecutter"][key] = payload
+        (repo / ".cruft.json").write_text(json.dumps(hostile))
+        for command in (check, [str(BIN / "modelrail"), "template", "check", "--file"]):
+            proc = run([*command, ".cruft.json"], repo, check=False)
+            assert proc.returncode == 2, proc.stdout
+            assert f".cruft.json: key 'context.cookiecutter.{key}' holds template markup" in proc.stderr
+            assert "Traceback" not in proc.stderr
+    assert not (repo / "pwned").exists()
+
+
+def test_template_update_runs_cruft_without_a_write_token(tmp_path):
+    import yaml
+
+    repo = bake(tmp_path)
+    workflow = yaml.safe_load((repo / ".github/workflows/template-update.yml").read_text())
+    update, pull_request = workflow["jobs"]["update"], workflow["jobs"]["pull-request"]
+    assert update["permissions"] == {"contents": "read"}
+    uses = [step.get("uses", "") for step in update["steps"]]
+    runs = [step.get("run", "") for step in update["steps"]]
+    check_at = next(i for i, ref in enumerate(uses) if "/actions/template-check@" in ref)
+    assert check_at < next(i for i, script in enumerate(runs) if "cruft update" in script)
+    # The job that may push and open pull requests runs no cruft, no pip and nothing the repository holds.
+    assert pull_request["permissions"] == {"contents": "write", "pull-requests": "write"}
+    scripts = " ".join(step.get("run", "") for step in pull_request["steps"])
+    assert "cruft" not in scripts and "pip install" not in scripts and "python" not in scripts
+    assert pull_request["steps"][0]["with"]["persist-credentials"] is False
+
+
+def test_the_files_that_define_the_gates_have_code_owners(tmp_path):
+    repo = bake(tmp_path, code_owners="@acme/ml-reviewers alice@example.com")
+    owners = {}
+    for line in (repo / ".github/CODEOWNERS").read_text().splitlines():
+        if line and not line.startswith("#"):
+            path, *names = line.split()
+            owners[path] = names
+    gated = ["/modelrail.yaml", "/expectations/", "/dvc.yaml", "/.github/", "/.cruft.json", "/.dvc/config"]
+    assert owners == {path: ["@acme/ml-reviewers", "alice@example.com"] for path in gated}

@@ -74,6 +74,7 @@ def test_this_repository_passes(tmp_path):
     check_zizmor(tmp_path)
 
 
+@pytest.mark.bake
 def test_a_baked_repository_passes(baked):
     workflows, _ = files(baked)
     assert "pull-request.yml" in [path.name for path in workflows]
@@ -89,6 +90,7 @@ def test_a_baked_repository_passes(baked):
     check_zizmor(baked, "--no-config")
 
 
+@pytest.mark.bake
 def test_no_expression_is_pasted_into_a_run_script(baked):
     """`${{ }}` inside `run:` is script injection; inputs reach scripts as MODELRAIL_* env vars only."""
     import yaml

@@ -43,7 +43,7 @@ class Artifact:
 
 def load_artifact(repo: Path, model_version: str | None = None) -> Artifact:
     """Read the artifact identity of the model repo at `repo` (after `dvc repro`)."""
-    lock = _load_lock(repo / "dvc.lock")
+    lock = load_lock(repo / "dvc.lock")
     stage = lock.get("stages", {}).get(MODEL_STAGE)
     if not isinstance(stage, dict):
         raise ConfigError(f"{repo / 'dvc.lock'}: no stage '{MODEL_STAGE}' (run `dvc repro` first)")
@@ -68,7 +68,8 @@ def load_artifact(repo: Path, model_version: str | None = None) -> Artifact:
     )
 
 
-def _load_lock(path: Path) -> dict:
+def load_lock(path: Path) -> dict:
+    """dvc.lock as a mapping; a missing or malformed file is a ConfigError naming it."""
     import yaml
 
     try:
@@ -80,6 +81,10 @@ def _load_lock(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: not a dvc.lock file (expected a mapping with 'stages')")
     return data
+
+
+# releases.py still imports the old private name.
+_load_lock = load_lock
 
 
 def _project(repo: Path) -> str:

@@ -8,17 +8,27 @@ import sys
 from pathlib import Path
 
 from modelrail import __version__
-from modelrail.errors import ModelrailError
+from modelrail.errors import ConfigError, ModelrailError
 
 PASSED, FAILED = 0, 1
 
 
 def _gate_data(args: argparse.Namespace) -> int:
     from modelrail import data_gate
+    from modelrail.config import load_config
+    from modelrail.engines import choose
 
+    config_path = _config_path(args.config)
+    config = load_config(config_path) if config_path is not None else {}
+    engine = choose(args.engine, config.get("gates", {}), "data")
     record = args.record or Path("gates") / f"{args.suite.stem}.json"
-    result = data_gate.run(args.data, args.suite, record, args.summary or record.with_suffix(".md"))
+    result = data_gate.run(args.data, args.suite, record, args.summary or record.with_suffix(".md"), engine, config)
     return _report(result)
+
+
+def _config_path(given: Path | None) -> Path | None:
+    """--config, else modelrail.yaml in the working directory if there is one (a model repo's root)."""
+    return given if given is not None or not Path("modelrail.yaml").is_file() else Path("modelrail.yaml")
 
 
 def _gate_model(args: argparse.Namespace) -> int:
@@ -41,11 +51,10 @@ def _suite_init(args: argparse.Namespace) -> int:
 def _drift(args: argparse.Namespace) -> int:
     from modelrail import drift
 
-    config = args.config if args.config is not None or not Path("modelrail.yaml").is_file() else Path("modelrail.yaml")
+    config = _config_path(args.config)
     record = args.record or Path("gates/drift.json")
-    result = drift.run(
-        args.reference, args.current, args.suite, config, record, args.summary or record.with_suffix(".md")
-    )
+    summary = args.summary or record.with_suffix(".md")
+    result = drift.run(args.reference, args.current, args.suite, config, record, summary, args.save_profile)
     return _report(result)
 
 
@@ -57,6 +66,14 @@ def _pull_request_report(args: argparse.Namespace) -> int:
     print(result.markdown, end="")
     print(f"Report: {result.path}")
     return PASSED if result.passed else FAILED
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from modelrail import verify
+
+    record = args.record or Path("gates/verify.json")
+    result = verify.run(Path("."), record, args.summary or record.with_suffix(".md"), args.stage or None)
+    return _report(result)
 
 
 def _new(args: argparse.Namespace) -> int:
@@ -106,8 +123,31 @@ def _containerize_push(args: argparse.Namespace) -> int:
 
     result = container_push.run(Path("."), args.image, args.registry)
     step_outputs.write({"digest": result.digest, "image": f"{result.repository}@{result.digest}"})
-    print(f"Pushed {', '.join(result.references)}")
+    if result.skipped:
+        print(f"Not pushed: the registry already has {result.references[0]}, kept as it is")
+    else:
+        print(f"Pushed {', '.join(result.references)}")
     print(f"digest={result.digest}")
+    return PASSED
+
+
+def _containerize_published(args: argparse.Namespace) -> int:
+    from modelrail import container_push, step_outputs
+
+    reference, digest = container_push.published(Path("."), args.registry)
+    step_outputs.write({"exists": "true" if digest else "false", "digest": digest or ""})
+    print(f"{reference}: {'in the registry at ' + digest if digest else 'not in the registry'}")
+    return PASSED
+
+
+def _template_check(args: argparse.Namespace) -> int:
+    from modelrail import template_answers
+
+    try:
+        count = template_answers.check(args.file)
+    except template_answers.MarkupError as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"{args.file}: {count} answers, none holds template markup")
     return PASSED
 
 
@@ -222,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--suite", type=Path, required=True, help="GX suite JSON, e.g. expectations/raw.json")
     data.add_argument("--record", type=Path, help="gate record JSON (default: gates/<suite name>.json)")
     data.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
+    data.add_argument(
+        "--engine",
+        choices=("pandas", "spark"),
+        help="validate with pandas or Spark (default: gates.data.engine in modelrail.yaml, else pandas)",
+    )
+    data.add_argument("--config", type=Path, help="modelrail.yaml to read (default: modelrail.yaml if present)")
     data.set_defaults(handler=_gate_data)
 
     model = gate.add_parser("model", help="check evaluation metrics against modelrail.yaml thresholds")
@@ -250,6 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=_pull_request_report)
 
+    verify = commands.add_parser(
+        "verify", help="re-hash DVC outputs against dvc.lock and re-derive every gate; compare with the records"
+    )
+    verify.add_argument("--stage", action="append", help="re-derive only this gate stage of dvc.yaml (repeatable)")
+    verify.add_argument("--record", type=Path, help="its own gate record (default: gates/verify.json)")
+    verify.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
+    verify.set_defaults(handler=_verify)
+
     suite = commands.add_parser("suite", help="work with expectation suites").add_subparsers(
         dest="suite", required=True, metavar="ACTION"
     )
@@ -261,7 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(handler=_suite_init)
 
     drift = commands.add_parser("drift", help="compare current data with a reference, column by column; gate on it")
-    drift.add_argument("--reference", type=Path, required=True, help="data the model was trained on (file or folder)")
+    drift.add_argument(
+        "--reference",
+        type=Path,
+        required=True,
+        help="data the model was trained on (file or folder), or its profile saved with --save-profile (.json)",
+    )
+    drift.add_argument("--save-profile", type=Path, help="also save the reference's profile here, for later runs")
     drift.add_argument(
         "--current", type=Path, required=True, help="newest data: a CSV/Parquet file or a folder of prediction logs"
     )
@@ -297,12 +357,22 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.set_defaults(handler=_containerize_smoke)
     push = steps.add_parser("push", help="push the image with both tags; print the digest")
     push.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
-    push.add_argument(
-        "--registry",
-        default=os.environ.get("MODELRAIL_REGISTRY") or None,
-        help="registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)",
-    )
+    push_registry = "registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)"
+    push.add_argument("--registry", default=os.environ.get("MODELRAIL_REGISTRY") or None, help=push_registry)
     push.set_defaults(handler=_containerize_push)
+    published = steps.add_parser(
+        "published", help="is model-<content hash> already in the registry? (outputs exists, digest)"
+    )
+    published.add_argument("--registry", default=os.environ.get("MODELRAIL_REGISTRY") or None, help=push_registry)
+    published.set_defaults(handler=_containerize_published)
+
+    template = commands.add_parser("template", help="work with the template the repository was made from")
+    template_steps = template.add_subparsers(dest="step", required=True, metavar="ACTION")
+    template_check = template_steps.add_parser(
+        "check", help="refuse template markup in .cruft.json's answers (run before `cruft update`)"
+    )
+    template_check.add_argument("--file", type=Path, default=Path(".cruft.json"), help="default: .cruft.json")
+    template_check.set_defaults(handler=_template_check)
 
     new = commands.add_parser("new", help="bake a new model repo: each question checked as it is answered")
     new.add_argument("--template", type=Path, help="template checkout (default: the one this modelrail runs from)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from modelrail import docker_engine, wheelhouse
 from modelrail.artifact import MODEL_DIR, Artifact, load_artifact
 from modelrail.errors import ConfigError, ContainerError
+from modelrail.integrity import require_outputs_match_lock
 
 
 @dataclass
@@ -50,6 +51,8 @@ def run(
         raise ConfigError(f"{repo / dockerfile}: no such Dockerfile")
     artifact = load_artifact(repo, model_version)
     client = docker_engine.connect()
+    # The model comes from the DVC remote, which anyone who can push to it can overwrite: build only dvc.lock's.
+    require_outputs_match_lock(repo, [MODEL_DIR])
     wheelhouse.build(repo, repo / MODEL_DIR, echo=echo)
     start = time.monotonic()
     stream = client.api.build(

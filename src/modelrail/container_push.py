@@ -3,6 +3,9 @@
 A registry writes a tag only when the manifest is uploaded, and it refuses a manifest whose layers are missing, so
 an interrupted push leaves every tag on the registry as it was. Locally, the registry-named tags this command adds
 are removed again when the push fails, so no local tag claims a pushed image that is not there.
+
+A `model-<content hash>` tag that the registry already has is never pushed again: the image an environment ran
+under that tag stays the one the next environment promotes (a rebuild is not byte-identical).
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelrail import docker_engine
-from modelrail.artifact import load_artifact, registry_from
+from modelrail.artifact import MODEL_DIR, load_artifact, registry_from
 from modelrail.errors import ContainerError
+from modelrail.integrity import require_outputs_match_lock
 
 
 @dataclass
@@ -21,17 +25,44 @@ class PushResult:
     tags: list[str]
     digest: str
     image_id: str
+    skipped: bool = False
 
     @property
     def references(self) -> list[str]:
         return [f"{self.repository}:{tag}" for tag in self.tags]
 
 
+def published(repo: Path, registry: str | None = None) -> tuple[str, str | None]:
+    """`<registry>/<project>:model-<hash>` and its digest in the registry, or None when it is not there."""
+    artifact = load_artifact(repo)
+    reference = f"{registry_from(repo, registry)}/{artifact.project}:{artifact.model_tag}"
+    return reference, registry_digest(docker_engine.connect(), reference)
+
+
+def registry_digest(client, reference: str) -> str | None:
+    """The digest the registry holds for `reference`, None if it has no such tag."""
+    import docker
+
+    try:
+        return client.images.get_registry_data(reference).id
+    except docker.errors.NotFound:
+        return None
+    except docker.errors.APIError as exc:
+        raise ContainerError(f"cannot ask the registry for {reference}: {exc.explanation or exc}") from None
+
+
 def run(repo: Path, image: str | None = None, registry: str | None = None, echo: bool = True) -> PushResult:
-    """Tag the image `<registry>/<project>:sha-<commit>` and `:model-<hash>`, push both, verify one digest."""
+    """Tag the image `<registry>/<project>:sha-<commit>` and `:model-<hash>`, push both, verify one digest.
+
+    If the registry already has `model-<hash>`, push nothing and return that image's digest (skipped).
+    """
     artifact = load_artifact(repo)
     repository = f"{registry_from(repo, registry)}/{artifact.project}"
     client = docker_engine.connect()
+    require_outputs_match_lock(repo, [MODEL_DIR])
+    existing = registry_digest(client, f"{repository}:{artifact.model_tag}")
+    if existing:
+        return PushResult(repository, [artifact.model_tag], existing, image_id="", skipped=True)
     local = docker_engine.get_image(client, image or f"{artifact.project}:{artifact.model_tag}")
     added: list[str] = []
     digests: dict[str, str] = {}
@@ -64,10 +95,10 @@ def _digest(chunks: list[dict]) -> str | None:
 
 
 def _registry_digest(client, reference: str) -> str:
-    try:
-        return client.images.get_registry_data(reference).id
-    except Exception as exc:  # the registry answered the push but not the lookup
-        raise ContainerError(f"pushed {reference} but could not read its digest back: {exc}") from None
+    digest = registry_digest(client, reference)
+    if not digest:  # the registry answered the push but not the lookup
+        raise ContainerError(f"pushed {reference} but the registry has no digest for it")
+    return digest
 
 
 def _untag(client, references: list[str]) -> None:

@@ -263,6 +263,17 @@ def _logs(container, lines: int = 15) -> str:
     return text.replace("\n", " | ")[-1500:] or "(no output)"
 
 
+def _require_dvc_content(*paths: Path) -> None:
+    """The reference model and golden sample, where dvc.lock tracks them, must be dvc.lock's bytes."""
+    from modelrail import integrity
+
+    repo = Path(".")
+    if not (repo / "dvc.lock").is_file():
+        return
+    tracked = {item.path for item in integrity.expected_outputs(repo)}
+    integrity.require_outputs_match_lock(repo, [path.as_posix() for path in paths if path.as_posix() in tracked])
+
+
 def run(
     image: str,
     model_dir: Path,
@@ -278,6 +289,7 @@ def run(
     """Start the image, wait for health, check golden predictions and malformed requests; publish the record."""
     from modelrail.suites import load_suite
 
+    _require_dvc_content(model_dir, sample)
     suite = load_suite(suite_path)
     frame = golden_sample(sample, signature_inputs(model_dir), rows)
     expected = as_frame(_predict_in_process(model_dir, frame))

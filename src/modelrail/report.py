@@ -68,6 +68,7 @@ def run(
     passed = pipeline_outcome == "success" and bool(ran) and all(gate.state == "passed" for gate in ran)
     model_uri, content_hash = _artifact(run_record, model_out, stale)
     lines = [MARKER, _headline(passed, gates, pipeline_outcome), ""]
+    lines += _policy(base, base_rev)
     lines += _context(base, base_rev, model_uri, content_hash)
     lines += _failures(gates)
     lines += _gate_table(gates)
@@ -90,6 +91,19 @@ def _headline(passed: bool, gates: list[Gate], outcome: str) -> str:
     failed = [Path(gate.path).stem for gate in gates if gate.state == "failed"]
     what = f"{', '.join(failed)} gate failed" if failed else f"the pipeline stopped ({outcome})"
     return f"## modelrail: ❌ {what}"
+
+
+def _policy(base: str | None, base_rev: str | None) -> list[str]:
+    """Changes to what the gates check come before any result: passing weaker gates is not passing."""
+    if not base_rev:
+        return []
+    from modelrail import policy
+
+    found = policy.changes(base_rev)
+    if not found:
+        return [f"Gate policy unchanged against `{base}`.", ""]
+    heading = f"### ⚠️ Gate policy changed against `{base}`: {len(found)} change(s) for the code owners to review"
+    return [heading, "", *[f"- {line}" for line in found], ""]
 
 
 def _context(base: str | None, base_rev: str | None, model_uri: str, content_hash: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from . import config
@@ -77,8 +78,10 @@ def run(root: Path | None = None) -> dict[str, float]:
         out.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(out, index=False, lineterminator="\n")
 
-    run_id = json.loads(config.path(config.RUN_RECORD, root).read_text(encoding="utf-8"))["run_id"]
-    log_to_run(run_id, metrics, root)
+    # `modelrail verify` re-runs this stage to recompute the metrics, not to log them to the run again.
+    if not os.environ.get("MODELRAIL_REDERIVE"):
+        run_id = json.loads(config.path(config.RUN_RECORD, root).read_text(encoding="utf-8"))["run_id"]
+        log_to_run(run_id, metrics, root)
     return metrics
 
 
