@@ -198,6 +198,21 @@ def template_folder(context: dict) -> Path | None:
     return None
 
 
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def template_commit(context: dict) -> str | None:
+    """The template's commit: cruft's `_commit` when it re-renders, else HEAD of the checkout rendered from (None
+    for a template folder that is not a git checkout with a commit)."""
+    commit = str(context.get("_commit") or "")
+    if not commit:
+        folder = template_folder(context)
+        if folder is not None:
+            probe = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True)
+            commit = probe.stdout.strip() if probe.returncode == 0 else ""
+    return commit if COMMIT_RE.match(commit) else None
+
+
 def local_template_folder(context: dict) -> Path | None:
     """The modelrail checkout this repository was baked from, when the template was given as a local path (a
     template cloned from a git URL is a cookiecutter cache, not a checkout anyone maintains)."""
@@ -240,11 +255,7 @@ def next_steps(repo: Path) -> str:
 def write_cruft_state(context: dict) -> None:
     """Record the template source, its commit and the answers in .cruft.json, so `cruft check` and `cruft update`
     can bring template changes into this repository later. Without a git template there is nothing to update from."""
-    url, folder = template_url(context), template_folder(context)
-    commit = None
-    if folder is not None:
-        probe = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True)
-        commit = probe.stdout.strip() if probe.returncode == 0 else None
+    url, commit = template_url(context), template_commit(context)
     if not url or not commit:
         print("NOTE: the template is not a git checkout, so no .cruft.json was written (template updates need one).")
         return
@@ -266,15 +277,17 @@ ACTION_REF_RE = re.compile(r"(uses:\s*)modelrail/modelrail/actions/([a-z-]+)@v0\
 WORKFLOWS = ".github/workflows"
 
 
-def pin_modelrail_actions(repository: str, version: str) -> None:
-    """Point the workflows' `uses:` at the answered modelrail repository and release.
+def pin_modelrail_actions(repository: str, version: str, commit: str | None) -> None:
+    """Point the workflows' `uses:` at the answered modelrail repository: at the template's commit by full SHA
+    (`@<sha> # v0.1.0`), which nobody can move, or at the release tag when no commit is known.
 
     The workflows are copied without rendering (`_copy_without_render`: they are full of GitHub expressions), so the
     answers cannot be templated into them; pre_gen_project.py has checked both answers against strict patterns.
     """
+    ref = f"{commit} # v{version}" if commit else f"v{version}"
     for path in sorted(Path(WORKFLOWS).glob("*.yml")):
         text = path.read_text(encoding="utf-8")
-        pinned = ACTION_REF_RE.sub(lambda m: f"{m.group(1)}{repository}/actions/{m.group(2)}@v{version}", text)
+        pinned = ACTION_REF_RE.sub(lambda m: f"{m.group(1)}{repository}/actions/{m.group(2)}@{ref}", text)
         if pinned != text:
             path.write_text(pinned, encoding="utf-8")
 
@@ -294,7 +307,13 @@ def list_environment_branches(environments: list[str]) -> None:
 
 def main() -> int:
     """Run the steps in order; stop at the first failure with one ERROR line."""
-    pin_modelrail_actions(CONTEXT["modelrail_repository"], CONTEXT["modelrail_version"])
+    commit = template_commit(CONTEXT)
+    pin_modelrail_actions(CONTEXT["modelrail_repository"], CONTEXT["modelrail_version"], commit)
+    if commit is None:
+        print(
+            "NOTE: the template is not a git checkout with a commit, so the workflows name the modelrail actions by "
+            f"the tag v{CONTEXT['modelrail_version']}, which can be moved (see the README: pin them by commit SHA)."
+        )
     list_environment_branches(environment_names(ANSWERS["environments"]))
     if regenerated_by_cruft(CONTEXT):
         return 0

@@ -68,3 +68,25 @@ def test_drift_thresholds_load(tmp_path):
 def test_a_missing_config_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"modelrail\.yaml: no such file"):
         load_config(tmp_path / "modelrail.yaml")
+
+
+@pytest.mark.parametrize(
+    ("required", "expected"),
+    [
+        ("[]", "key 'gates.required' must name at least one gate"),
+        ("[raw, raw]", "key 'gates.required': 'raw' is listed twice"),
+        ("[Raw Data]", "key 'gates.required': 'Raw Data' is not a gate name"),
+        ("[raw, feature]", "key 'gates.required': unknown gate 'feature': no stage of"),
+    ],
+)
+def test_required_gates_are_validated_against_the_pipeline(tmp_path, required, expected):
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  raw_gate: {cmd: x, outs: [gates/raw.json, {gates/raw.md: {cache: false}}]}\n"
+        "  feature_gate: {cmd: x, outs: [{gates/features.json: {cache: false}}]}\n"
+    )
+    path = write(tmp_path, VALID.replace("gates: {", f"gates: {{required: {required}, "))
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value).startswith(f"{path}: ") and expected in str(error.value)
+    (tmp_path / "modelrail.yaml").write_text(VALID.replace("gates: {", "gates: {required: [raw, features], "))
+    assert load_config(path)["gates"]["required"] == ["raw", "features"]

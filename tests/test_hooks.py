@@ -328,6 +328,24 @@ def test_post_gen_cruft_state(defaults, tmp_path, monkeypatch):
     assert "_output_dir" not in state["context"]["cookiecutter"]
 
 
+def test_post_gen_pins_the_modelrail_actions_by_commit_sha(defaults, tmp_path, monkeypatch):
+    module = import_hook("post_gen_project", defaults, tmp_path)
+    workflows = tmp_path / "repo/.github/workflows"
+    workflows.mkdir(parents=True)
+    template = "steps:\n  - uses: modelrail/modelrail/actions/setup@v0.1.0\n  - uses: actions/x@abc # v1\n"
+    monkeypatch.chdir(tmp_path / "repo")
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    for commit, expected in ((sha, f"acme/modelrail/actions/setup@{sha} # v0.2.0"), (None, "actions/setup@v0.2.0")):
+        (workflows / "pr.yml").write_text(template)
+        module.pin_modelrail_actions("acme/modelrail", "0.2.0", commit)
+        text = (workflows / "pr.yml").read_text()
+        assert f"  - uses: {'acme/modelrail/' if commit is None else ''}{expected}\n" in text, text
+        assert "  - uses: actions/x@abc # v1\n" in text
+    # cruft's `_commit` is the commit when it re-renders; anything but a full SHA is no commit.
+    assert module.template_commit({"_commit": sha}) == sha
+    assert module.template_commit({"_commit": "main", "_repo_dir": str(tmp_path / "nowhere")}) is None
+
+
 def test_post_gen_command_failure_is_one_clear_error(defaults, tmp_path):
     module = import_hook("post_gen_project", defaults, tmp_path)
     with pytest.raises(module.HookError, match=r"^probe failed: .* \(fix: do this\)$"):

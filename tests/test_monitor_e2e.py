@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import MODELRAIL, OWNER, VERSION, bake_for_act, git
+from conftest import OWNER, bake_for_act, git, modelrail_refs
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -65,7 +65,7 @@ def run_monitor(world, source: Path, name: str):
         "workflow_dispatch",
         {"inputs": {}, "repository": {"full_name": f"{OWNER}/monitored", "name": "monitored"}},
         local_repos={
-            f"{MODELRAIL}@v{VERSION}": world["modelrail"],
+            **modelrail_refs(world["modelrail"], world["repo"]),
             CREATE_PR: ROOT / "infra/act/stand-ins/create-pull-request",
         },
         env={"MODELRAIL_PULL_REQUESTS_DIR": str(prs), "MODELRAIL_ACT_PYTHON": sys.executable},

@@ -93,22 +93,35 @@ def client(repo: Path):
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def train(repo: Path, model: str, passed: bool = True, register: bool = True) -> str:
-    """What `dvc repro` leaves on main: gate records, run.json, dvc.lock; a new registry version. Returns it."""
+def log_run(repo: Path) -> str:
+    """What train does in MLflow: a run with a logged model named `model` (registered by `modelrail register`)."""
+    from mlflow.entities import LoggedModelOutput
+
+    mlflow = client(repo)
+    experiment = mlflow.get_experiment_by_name("clf")
+    experiment_id = experiment.experiment_id if experiment else mlflow.create_experiment("clf")
+    run_id = mlflow.create_run(experiment_id).info.run_id
+    model = mlflow.create_logged_model(experiment_id, name="model", source_run_id=run_id)
+    mlflow.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
+    return run_id
+
+
+def train(repo: Path, model: str, passed: bool = True, register: bool = True, edit_lock=None) -> str | None:
+    """What `dvc repro` leaves on main: gate records, run.json, dvc.lock; what publish then does on main:
+    `modelrail register`. Returns the registered version. `edit_lock` may change dvc.lock's stages first."""
     (repo / "models").mkdir(exist_ok=True)
-    (repo / "model-src").mkdir(exist_ok=True)
-    version = str(client(repo).create_model_version("clf", str(repo / "model-src")).version)
     files = {
         "gates/raw.json": json.dumps({"gate": "raw", "passed": True, "checks": []}),
+        "gates/features.json": json.dumps({"gate": "features", "passed": True, "checks": []}),
         "gates/model.json": json.dumps(
             {"gate": "model", "passed": passed, "checks": [{"name": "threshold accuracy", "success": passed}]}
         ),
-        "models/run.json": json.dumps({"registered_model": "clf", "model_version": str(version)}),
+        "models/run.json": json.dumps({"registered_model": "clf", "run_id": log_run(repo)}),
     }
     for path, text in files.items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         (repo / path).write_text(text)
-    lock = {
+    dvc_lock = {
         "schema": "2.0",
         "stages": {
             "raw_gate": {
@@ -122,16 +135,21 @@ def train(repo: Path, model: str, passed: bool = True, register: bool = True) ->
                     {"path": "models/run.json", "md5": md5(files["models/run.json"])},
                 ],
             },
+            "feature_gate": {"outs": [{"path": "gates/features.json", "md5": md5(files["gates/features.json"])}]},
             "model_gate": {"outs": [{"path": "gates/model.json", "md5": md5(files["gates/model.json"])}]},
         },
     }
-    (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
+    if edit_lock:
+        edit_lock(dvc_lock["stages"])
+    (repo / "dvc.lock").write_text(yaml.safe_dump(dvc_lock))
     git(repo, "checkout", "-q", "main")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", f"train {model}")
-    if register:
-        assert main(["register"]) == 0
-    return str(version)
+    if not register:
+        return None
+    from modelrail import register as register_command
+
+    return register_command.run(repo).model_version
 
 
 def merge(repo: Path, source: str, env: str) -> None:
@@ -158,7 +176,12 @@ def test_register_tags_the_version_with_the_identity_from_dvc_lock(repo):
     tags = client(repo).get_model_version("clf", version).tags
     assert tags[releases.CONTENT_TAG] == md5("m1")
     assert tags[releases.DATA_TAG] == f"data/prepared/train.csv={md5(TRAIN)} data/raw/x.csv={md5('raw')}"
-    assert json.loads(tags[releases.GATES_TAG]) == {"raw": True, "model": True}
+    assert json.loads(tags[releases.GATES_TAG]) == {"raw": True, "features": True, "model": True}
+    run_id = json.loads((repo / "models/run.json").read_text())["run_id"]
+    assert client(repo).get_model_version("clf", version).run_id == run_id
+    # Registering the same commit again (a re-run of publish) reuses the version.
+    assert main(["register"]) == 0
+    assert [str(v.version) for v in client(repo).search_model_versions("name='clf'")] == [version]
 
 
 def test_promote_moves_the_alias_and_commits_the_record_once(repo, capsys):
@@ -171,7 +194,7 @@ def test_promote_moves_the_alias_and_commits_the_record_once(repo, capsys):
     assert record["kind"] == "promotion" and record["model_version"] == version
     assert record["content_hash"] == md5("m1") and record["code_sha"] == merged and record["actor"] == "tester"
     assert record["gates"]["model"]["passed"] and record["gates"]["drift"]["passed"]
-    assert releases.SKIP_MARKER in git(repo, "log", "-1", "--format=%s")
+    assert git(repo, "log", "-1", "--format=%an <%ae>") == f"{releases.BOT_NAME} <{releases.BOT_EMAIL}>"
     assert git(repo, "status", "--porcelain") == ""
     released = head(repo)
     # The same promotion again changes nothing: no commit, no registry write.
@@ -232,6 +255,80 @@ def test_refusals_change_nothing(repo, capsys, case, says):
     assert says in capsys.readouterr().err
     assert alias(repo, "staging") is None and head(repo) == before
     assert not (repo / "releases").exists()
+
+
+def drop_stages(*names):
+    def edit(stages: dict) -> None:
+        for name in names:
+            del stages[name]
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("case", "edit", "says"),
+    [
+        ("missing record", drop_stages("feature_gate"), "the required gate 'features' (modelrail.yaml"),
+        ("no gate records", drop_stages("raw_gate", "feature_gate", "model_gate"), "no gate record (gates/*.json)"),
+    ],
+)
+def test_a_missing_gate_record_refuses(repo, capsys, case, edit, says):
+    train(repo, "m1", edit_lock=edit)
+    merge(repo, "main", "staging")
+    before = head(repo)
+    assert promote("staging") == 1
+    assert says in capsys.readouterr().err
+    assert alias(repo, "staging") is None and head(repo) == before
+
+
+def test_a_pipeline_that_dropped_a_required_gate_stage_refuses(repo, capsys):
+    # dvc.yaml without raw_gate: `dvc repro` then locks no gates/raw.json, and the default required gates name it.
+    stages = {name: {"cmd": "true", "outs": [f"gates/{gate}.json"]} for name, gate in (("feature_gate", "features"),)}
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    train(repo, "m1", edit_lock=drop_stages("raw_gate"))
+    merge(repo, "main", "staging")
+    assert promote("staging") == 1
+    assert "the required gate 'raw'" in capsys.readouterr().err
+    # Declared explicitly, the same policy is a configuration error naming the key, the gate and dvc.yaml.
+    config = yaml.safe_load((repo / "modelrail.yaml").read_text())
+    (repo / "modelrail.yaml").write_text(yaml.safe_dump({**config, "gates": {"required": ["raw", "features"]}}))
+    assert promote("staging") == 2
+    err = capsys.readouterr().err
+    assert "key 'gates.required': unknown gate 'raw'" in err and "dvc.yaml" in err
+    assert alias(repo, "staging") is None and not (repo / "releases").exists()
+
+
+def test_a_forged_rejection_removal_or_release_tag_proves_nothing(repo, capsys):
+    version = train(repo, "m1")
+    # Registry tags and aliases are outputs of a release; whoever can write them cannot open production with them.
+    client(repo).set_model_version_tag("clf", version, releases.RELEASED_PREFIX + "staging", "forged")
+    client(repo).set_registered_model_alias("clf", "staging", version)
+    merge(repo, "main", "production")
+    before = head(repo)
+    assert promote("production") == 1
+    err = capsys.readouterr().err
+    assert "never released to 'staging'" in err and "releases/staging/history.jsonl" in err
+    assert alias(repo, "production") is None and head(repo) == before
+
+
+def test_a_branch_that_moved_on_since_the_approval_refuses(repo, capsys):
+    version = train(repo, "m1")
+    merge(repo, "main", "staging")
+    approved = head(repo)
+    (repo / "notes.txt").write_text("pushed after the approval\n")
+    git(repo, "add", "notes.txt")
+    git(repo, "commit", "-qm", "A later push")
+    newest = head(repo)
+    assert promote("staging", "--approved-sha", approved) == 1
+    err = capsys.readouterr().err
+    assert f"moved on from the approved commit {approved[:12]} to {newest[:12]}" in err
+    assert alias(repo, "staging") is None and head(repo) == newest
+    # The newer push's run releases; a re-run of it afterwards finds only the bot's release commit on top.
+    assert promote("staging", "--approved-sha", newest) == 0
+    assert alias(repo, "staging") == version
+    released = head(repo)
+    assert promote("staging", "--approved-sha", newest) == 0
+    assert head(repo) == released and "nothing to do" in capsys.readouterr().out
 
 
 def test_drift_between_training_and_reference_data_refuses(repo, capsys):
@@ -295,7 +392,9 @@ def test_rollback_restores_the_previous_release_and_can_reject(repo, capsys):
     assert record["rolled_back_from"]["model_version"] == v2
     assert len(releases.history(repo, "staging")) == 3
     assert releases.REJECTED_TAG in client(repo).get_model_version("clf", v2).tags
-    # The rejected version is refused until someone overrides on purpose.
+    # The rejected version is refused until someone overrides on purpose. The evidence is the rollback record on
+    # the branch: deleting the registry tag (any job with registry write access could) changes nothing.
+    client(repo).delete_model_version_tag("clf", v2, releases.REJECTED_TAG)
     train(repo, "m2-again", register=False)
     git(repo, "revert", "--no-edit", "HEAD")
     merge(repo, "main", "staging")

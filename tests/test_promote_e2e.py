@@ -2,7 +2,9 @@
 
 A baked repo's real workflows run on this host against this checkout's actions: pull-request.yml (container gate
 included), publish.yml on a push to main, promote.yml on a push to staging or production. Real parts: the MLflow
-tracking server on PostgreSQL (the model registry), a DVC remote folder, a bare git `origin` (the promote job
+tracking server on PostgreSQL with MLflow's basic-auth (the model registry; pull-request runs get the `ci` user's
+credentials, which only read the registry, publish and promote the `release` user's), a DVC remote folder, a bare
+git `origin` (the promote job
 pushes its release commit there), the Docker engine of infra/, and an image registry of this module's own
 (Debian's docker-registry on a free port) that the tests make read-only and kill without touching the registry
 other tests use. The tests are steps, run in file order: each builds on the releases the ones before it made, so after
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import MODELRAIL, OWNER, VERSION, act_executable, bake_for_act, git, require
+from conftest import OWNER, act_executable, bake_for_act, git, modelrail_refs, require
 from test_pull_request_e2e import dvc, set_params, sync, tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +111,7 @@ class ImageRegistry:
 
 
 @pytest.fixture(scope="module")
-def world(mlflow_server, docker_infra):
+def world(mlflow_auth_server, docker_infra):
     """A baked repo whose main ran its pipeline (pushed to git and DVC, its version registered) and its registry."""
     require(shutil.which("docker-registry") is not None, "docker-registry not installed (apt docker-registry)")
     from mlflow import MlflowClient
@@ -118,7 +120,9 @@ def world(mlflow_server, docker_infra):
     registry = ImageRegistry(tmp / "registry")
     registry.root.mkdir()
     registry.start()
+    server, mlflow_server = mlflow_auth_server, mlflow_auth_server.uri
     slug = f"promote-{uuid.uuid4().hex[:8]}"  # the MLflow server outlives test runs: a fresh registered model
+    server.create_registered_model(slug)
     repo = bake_for_act(
         tmp,
         project_slug=slug,
@@ -131,12 +135,12 @@ def world(mlflow_server, docker_infra):
     # act names the repository after the fetch URL; git pushes (the promote job's too) go to the bare repository.
     git(repo, "remote", "add", "origin", f"https://github.com/{OWNER}/{slug}.git")
     git(repo, "config", "remote.origin.pushurl", str(origin))
+    # What main's pull request did, with the pull-request credentials: train (log the run), push the outputs.
+    os.environ.update(server.credentials("ci"))
     dvc(repo, mlflow_server, "repro")
     dvc(repo, mlflow_server, "push")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "Run the pipeline on main")
-    # What the validate action of main's pull request did: tag the trained version with its content identity.
-    modelrail(repo, mlflow_server, "register")
     sync(repo, origin, "--all")
     # Where the checkout stand-in clones `ref:` checkouts from (promote.yml checks out the branch's newest commit).
     checkouts = tmp / "checkouts"
@@ -150,6 +154,7 @@ def world(mlflow_server, docker_infra):
         "uri": mlflow_server,
         "registry": registry,
         "image": f"{OWNER}/{slug}",
+        "server": server,
         "client": MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server),
         "modelrail": lean_copy(ROOT, tmp / "modelrail"),
         "base_image": docker_infra["MODELRAIL_BASE_IMAGE"],
@@ -161,20 +166,19 @@ def world(mlflow_server, docker_infra):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def modelrail(repo: Path, uri: str, *args: str) -> str:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.run(["modelrail", *args], cwd=repo, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
-
-
 def act(world, event: str, payload: dict, workflow: str):
     payload = {**payload, "repository": {"full_name": f"{OWNER}/{world['slug']}", "name": world["slug"]}}
+    # The secrets of the run: the repository's (`ci`) for pull requests, publish's and the environments' (`release`).
+    user = "ci" if workflow == "pull-request.yml" else "release"
+    # Steps see the host's environment (self-hosted mode): no credentials there, only the run's secrets.
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        os.environ.pop(name, None)
     return run_workflow(
         world["repo"],
         event,
         payload,
-        local_repos={f"{MODELRAIL}@v{VERSION}": world["modelrail"]},
+        secrets=world["server"].credentials(user),
+        local_repos=modelrail_refs(world["modelrail"], world["repo"]),
         env={
             "MODELRAIL_ACT_PYTHON": sys.executable,
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
@@ -212,11 +216,11 @@ def push_branch(world, branch: str, workflow: str):
     return act(world, "push", push_event(world, branch), workflow)
 
 
-def merge(world, source: str, target: str, workflow: str = "promote.yml"):
+def merge(world, source: str, target: str, workflow: str = "promote.yml", title: str = ""):
     """Merge `source` into `target` (a reviewed pull request's merge commit) and run what the push starts."""
     repo = world["repo"]
     git(repo, "checkout", "-q", target)
-    git(repo, "merge", "-q", "--no-ff", source, "-m", f"Merge {source} into {target}")
+    git(repo, "merge", "-q", "--no-ff", source, "-m", title or f"Merge {source} into {target}")
     return push_branch(world, target, workflow)
 
 
@@ -232,12 +236,19 @@ def origin_file(world, branch: str, path: str) -> str:
 
 
 def alias(world, env: str) -> str | None:
-    from mlflow.exceptions import MlflowException
+    from modelrail.releases import Registry
 
-    try:
-        return str(world["client"].get_model_version_by_alias(world["slug"], env).version)
-    except MlflowException:
-        return None
+    os.environ.update(world["server"].credentials("admin"))
+    return Registry(world["client"], world["slug"], world["uri"]).alias(env)
+
+
+def registered_version(world, content_hash: str) -> str | None:
+    """The model version publish registered for this content hash (read as admin), or None."""
+    os.environ.update(world["server"].credentials("admin"))
+    versions = world["client"].search_model_versions(f"name='{world['slug']}'")
+    found = [str(v.version) for v in versions if (v.tags or {}).get("modelrail.content_hash") == content_hash]
+    assert len(found) <= 1, f"{content_hash} registered twice: {found}"
+    return found[0] if found else None
 
 
 def tag(world, name: str) -> str | None:
@@ -245,12 +256,21 @@ def tag(world, name: str) -> str | None:
 
 
 def current_artifact(world) -> dict:
-    """The content hash and MLflow version of the checked-out commit (dvc.lock and models/run.json)."""
+    """The content hash of the checked-out commit (dvc.lock) and its MLflow run (models/run.json)."""
     repo = world["repo"]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     outs = {out["path"]: out["md5"] for out in lock["stages"]["train"]["outs"]}
-    version = json.loads(git(repo, "show", "HEAD:models/run.json"))["model_version"]
-    return {"hash": outs["models/model"].removesuffix(".dir"), "version": str(version)}
+    run_id = json.loads(git(repo, "show", "HEAD:models/run.json"))["run_id"]
+    return {"hash": outs["models/model"].removesuffix(".dir"), "run_id": run_id}
+
+
+def published(world, artifact: dict) -> dict:
+    """After publish: the artifact with its image digest and the model version registered from its run."""
+    version = registered_version(world, artifact["hash"])
+    assert version, f"publish registered no version tagged {artifact['hash']}"
+    os.environ.update(world["server"].credentials("admin"))
+    assert world["client"].get_model_version(world["slug"], version).run_id == artifact["run_id"]
+    return {**artifact, "version": version, "digest": tag(world, f"model-{artifact['hash']}")}
 
 
 def assert_succeeded(run, *jobs: str) -> None:
@@ -264,7 +284,7 @@ def assert_released(world, env: str, artifact: dict, kind: str = "promotion") ->
     assert tag(world, env) == artifact["digest"]
     assert tag(world, f"model-{artifact['hash']}") == artifact["digest"], "the model-<hash> tag moved"
     head = git(world["origin"], "log", "-1", "--format=%an|%s", env)
-    assert head.startswith("modelrail-bot|") and "[skip promote]" in head, head
+    assert head.startswith("modelrail-bot|"), head
     record = json.loads(origin_file(world, env, f"releases/{env}/release.json"))
     assert (record["kind"], record["model_version"], record["content_hash"]) == (
         kind,
@@ -293,7 +313,7 @@ def test_a_push_to_main_publishes_the_image_of_its_gated_artifact(world):
     assert digest and tag(world, f"sha-{sha}") == digest
     labels = world["registry"].labels(world["image"], digest)
     assert labels["io.modelrail.model.md5"] == artifact["hash"] and labels["io.modelrail.git.sha"] == sha
-    world["artifacts"]["first"] = {**artifact, "digest": digest}
+    world["artifacts"]["first"] = published(world, artifact)
 
 
 def test_merging_main_into_staging_then_production_releases_that_artifact(world):
@@ -338,39 +358,63 @@ def test_a_merged_pull_request_passes_the_container_gate_and_is_published(world)
         .startswith("<!-- modelrail-report -->\n## modelrail: ✅")
     )
     assert tag(world, f"sha-{head}") is None, "a pull request pushed an image"
+    assert registered_version(world, current_artifact(world)["hash"]) is None, "a pull request registered a version"
 
     run = merge(world, "fewer-trees", "main", workflow="publish.yml")
     assert_succeeded(run, "publish")
     artifact = current_artifact(world)
     assert artifact["hash"] != world["artifacts"]["first"]["hash"]
-    digest = tag(world, f"model-{artifact['hash']}")
-    assert digest and digest != world["artifacts"]["first"]["digest"]
-    world["artifacts"]["second"] = {**artifact, "digest": digest}
+    second = published(world, artifact)
+    assert second["digest"] and second["digest"] != world["artifacts"]["first"]["digest"]
+    world["artifacts"]["second"] = second
 
 
 def test_the_second_release_to_staging_and_running_it_twice_changes_nothing(world):
-    second = world["artifacts"]["second"]
-    run = merge(world, "main", "staging")
+    first, second = world["artifacts"]["first"], world["artifacts"]["second"]
+    # A commit message does not skip a release (a pull request's title flows into it): only a run does the work.
+    run = merge(world, "main", "staging", title="Fewer trees [skip promote]")
     assert_succeeded(run, "promote")
     assert_released(world, "staging", second)
-    released = git(world["origin"], "rev-parse", "staging")
+    merged, released = git(world["repo"], "rev-parse", "staging"), git(world["origin"], "rev-parse", "staging")
+    assert git(world["origin"], "rev-parse", "staging~1") == merged
 
     pull(world, "staging")
-    run = push_branch(world, "staging", "promote.yml")  # the release commit's own push
-    # act ran the workflow and ran no job: the job's `if:` skips a commit marked [skip promote] (act reports a skipped
-    # job by leaving it out). A run that failed before any job fails the first assert, not the second.
-    assert run.returncode == 0, run.text[-4000:]
-    assert run.job_results == {}, f"the release commit started another promotion: {run.job_results}"
-    run = act(world, "push", push_event(world, "staging", "staging~1"), "promote.yml")  # re-run of the merge's
+    run = act(world, "push", push_event(world, "staging", merged), "promote.yml")  # a re-run of the merge's run
     assert_succeeded(run, "promote")
     assert run.outputs("promote")["promote"]["changed"] == "false"
     assert git(world["origin"], "rev-parse", "staging") == released
     assert alias(world, "staging") == second["version"] and tag(world, "staging") == second["digest"]
     history = origin_file(world, "staging", "releases/staging/history.jsonl").splitlines()
-    assert [json.loads(line)["model_version"] for line in history] == [
-        world["artifacts"]["first"]["version"],
-        second["version"],
-    ]
+    assert [json.loads(line)["model_version"] for line in history] == [first["version"], second["version"]]
+
+
+def test_a_hand_edit_of_deploy_is_undone_and_an_older_approval_releases_nothing(world):
+    """Attack 5: deploy/<env>/ edited by hand is re-rendered from the release record; the run approved for an older
+    push refuses once the branch has moved on, and moves nothing."""
+    repo, second = world["repo"], world["artifacts"]["second"]
+    merged = git(world["origin"], "rev-parse", "staging~1")
+    deployment = repo / "deploy/staging/deployment.yaml"
+    pinned = f"{world['registry'].addr}/{world['image']}@{second['digest']}"
+    forged = f"{world['registry'].addr}/{world['image']}@{world['artifacts']['first']['digest']}"
+    deployment.write_text(deployment.read_text().replace(pinned, forged))
+    git(repo, "commit", "-qam", "Point staging at the old image")
+    edit = git(repo, "rev-parse", "HEAD")
+    run = push_branch(world, "staging", "promote.yml")
+    assert_succeeded(run, "promote")
+    assert run.outputs("promote")["promote"]["changed"] == "true"
+    assert git(world["origin"], "log", "-1", "--format=%an|%s", "staging").startswith(
+        "modelrail-bot|Re-render deploy/staging/"
+    )
+    assert pinned in origin_file(world, "staging", "deploy/staging/deployment.yaml")
+    assert alias(world, "staging") == second["version"] and tag(world, "staging") == second["digest"]
+    restored = git(world["origin"], "rev-parse", "staging")
+
+    pull(world, "staging")
+    run = act(world, "push", push_event(world, "staging", merged), "promote.yml")  # the run approved for the merge
+    assert run.returncode != 0 and run.job_results.get("promote") == "failure", run.job_results
+    assert f"moved on from the approved commit {merged[:12]}" in run.text and edit[:12] in run.text, run.text[-4000:]
+    assert git(world["origin"], "rev-parse", "staging") == restored
+    assert alias(world, "staging") == second["version"] and tag(world, "staging") == second["digest"]
 
 
 def test_a_commit_whose_model_gate_failed_is_refused_and_nothing_moves(world):

@@ -29,15 +29,16 @@ def engine(docker_infra):
     return docker.from_env(), f"{docker_infra['MODELRAIL_REGISTRY']}/promote-{uuid.uuid4().hex[:8]}"
 
 
-def push_model_image(engine, model: str) -> str:
+def push_model_image(engine, model: str, body: str = "") -> str:
     """A one-file image labelled with the model's content hash, pushed as <namespace>/clf:model-<hash>.
 
-    Each test uses its own model names: the namespace is shared by the module.
+    Each test uses its own model names: the namespace is shared by the module. Another `body` makes another image
+    with the same label (a rebuild, or a forgery).
     """
     docker_client, namespace = engine
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w") as tar:
-        body = model.encode()
+        body = (body or model).encode()
         info = tarfile.TarInfo("model.txt")
         info.size = len(body)
         tar.addfile(info, io.BytesIO(body))
@@ -126,3 +127,40 @@ def test_a_missing_image_refuses_and_rollback_restores_the_old_digest(engine, im
     assert releases.registry_digest(engine[0], f"{engine[1]}/clf:staging") == first
     assert first in (work / "deploy/staging/deployment.yaml").read_text()
     assert client(work).get_model_version("clf", v1).tags[releases.RELEASED_PREFIX + "staging"]
+
+
+def test_production_releases_the_digest_staging_ran_not_what_the_tag_says_now(engine, image_repo):
+    work, repository = image_repo, f"{engine[1]}/clf"
+    staged = push_model_image(engine, "m5")
+    version = train(work, "m5")
+    merge(work, "main", "staging")
+    assert promote(engine, "staging") == 0
+    rebuilt = push_model_image(engine, "m5", body="m5, rebuilt")  # model-<hash> pushed again, same label
+    assert rebuilt != staged
+    merge(work, "staging", "production")
+    assert promote(engine, "production") == 0
+    assert releases.registry_digest(engine[0], f"{repository}:production") == staged
+    record = json.loads((work / "releases/production/release.json").read_text())
+    assert record["image"]["digest"] == staged and record["model_version"] == version
+    assert staged in (work / "deploy/production/deployment.yaml").read_text()
+
+
+def test_an_idle_promote_re_renders_a_hand_edited_deploy(engine, image_repo, capsys):
+    work = image_repo
+    digest = push_model_image(engine, "m6")
+    train(work, "m6")
+    merge(work, "main", "staging")
+    assert promote(engine, "staging") == 0
+    deployment = work / "deploy/staging/deployment.yaml"
+    rendered = deployment.read_text()
+    deployment.write_text(rendered.replace(digest, "sha256:" + "0" * 64))
+    (work / "deploy/staging/debug-pod.yaml").write_text("kind: Pod\n")
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "Hand edit of the staging manifests")
+    capsys.readouterr()
+    assert promote(engine, "staging") == 0
+    assert "re-rendered" in capsys.readouterr().out
+    assert deployment.read_text() == rendered and not (work / "deploy/staging/debug-pod.yaml").exists()
+    assert git(work, "log", "-1", "--format=%an|%s").startswith(f"{releases.BOT_NAME}|Re-render deploy/staging/")
+    assert git(work, "status", "--porcelain") == ""
+    assert releases.registry_digest(engine[0], f"{engine[1]}/clf:staging") == digest

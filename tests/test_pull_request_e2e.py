@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import MODELRAIL, OWNER, VERSION, act_executable, bake_for_act, git, start_mlflow_server  # noqa: F401
+from conftest import MODELRAIL, OWNER, act_executable, bake_for_act, git, modelrail_refs, start_mlflow_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -77,7 +77,13 @@ def bake_world(mlflow_server: str) -> dict:
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
-    version = json.loads((repo / "models/run.json").read_text())["model_version"]
+    # What main's publish workflow does: register the version (pull requests only log runs), then a release moved
+    # `staging` to it: the champion the pull requests are compared with.
+    registered = subprocess.run(
+        [str(BIN / "modelrail"), "register"], cwd=repo, env=tool_env(mlflow_server), capture_output=True, text=True
+    )
+    assert registered.returncode == 0, registered.stderr
+    version = registered.stdout.split(" v", 1)[1].split()[0]
     client.set_registered_model_alias(slug, "staging", version)
     modelrail = lean_copy(ROOT, tmp / "modelrail")
     return {
@@ -131,7 +137,7 @@ def open_pull_request(world, branch: str, change, message: str, new_branch: bool
         repo,
         "pull_request",
         payload,
-        local_repos={f"{MODELRAIL}@v{VERSION}": world["modelrail"]},
+        local_repos=modelrail_refs(world["modelrail"], world["repo"]),
         env={
             "MODELRAIL_PR_COMMENTS_DIR": str(comments),
             "MODELRAIL_ACT_PYTHON": sys.executable,

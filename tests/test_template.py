@@ -38,7 +38,6 @@ def expected_files(package: str, dataset: str = "breast_cancer.csv") -> set[str]
         ".github/workflows/pull-request.yml",
         ".github/workflows/template-update.yml",
         ".github/dependabot.yml",
-        ".github/zizmor.yml",
         ".gitignore",
         ".pre-commit-config.yaml",
         "Dockerfile",

@@ -17,6 +17,12 @@
 #   MODELRAIL_PG_DRIVER      SQLAlchemy driver: psycopg2 | psycopg (default: whichever $MODELRAIL_PYTHON has)
 #   MLFLOW_SERVER_ENABLE_JOB_EXECUTION  passed to mlflow (default here: false; true costs ~15 s of start time)
 #   MODELRAIL_START_TIMEOUT  seconds to wait for each service (default 90)
+#   MODELRAIL_MLFLOW_AUTH    1: MLflow's own authentication (`--app-name basic-auth`, needs mlflow[auth]), every
+#                            user READ by default; `start` creates the admin and the users `ci` (pull-request
+#                            jobs: log runs, read the registry) and `release` (publish and promote: edit the
+#                            registered models it creates or is granted). Use its own MODELRAIL_SERVICES_DIR and
+#                            ports. Passwords are made once, kept in $MODELRAIL_SERVICES_DIR/secrets/<user>
+#                            (mode 600) and never printed; clients pass MLFLOW_TRACKING_USERNAME/PASSWORD.
 #
 # Logs go to stderr and to $MODELRAIL_SERVICES_DIR/{postgres/postgres.log,mlflow.log}.
 set -euo pipefail
@@ -38,6 +44,10 @@ PG_LOG="$PG_DIR/postgres.log"
 ART_DIR="$STATE_DIR/mlflow-artifacts"
 ML_LOG="$STATE_DIR/mlflow.log"
 ML_PID="$STATE_DIR/mlflow.pid"
+
+AUTH="${MODELRAIL_MLFLOW_AUTH:-0}"
+SECRETS="$STATE_DIR/secrets"
+AUTH_USERS=(ci release)
 
 TRACKING_URI="http://$HOST:$MLFLOW_PORT"
 # SQLAlchemy >= 2.1 maps a bare postgresql:// to the psycopg (v3) driver; name the driver explicitly so either
@@ -131,8 +141,17 @@ start_mlflow() {
     log "starting mlflow server on $TRACKING_URI (backend $BACKEND_URI, artifacts $ART_DIR)"
     # The job runner (huey consumers for GenAI jobs) doubles start time on a small machine and is not needed here.
     export MLFLOW_SERVER_ENABLE_JOB_EXECUTION="${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}"
-    # setsid: own process group, so `stop` can end the server and its workers together.
-    setsid "$PY" -m mlflow server \
+    local app=()
+    if [[ "$AUTH" == 1 ]]; then
+      "$PY" -c 'import flask_wtf' 2>/dev/null || die "'$PY' has no flask_wtf: install mlflow[auth] for MODELRAIL_MLFLOW_AUTH=1"
+      write_auth_config
+      app=(--app-name basic-auth)
+    fi
+    # setsid: own process group, so `stop` can end the server and its workers together. The admin password
+    # reaches the server through its environment only (read at the first start, when it creates the admin).
+    MLFLOW_AUTH_ADMIN_PASSWORD="$( [[ "$AUTH" == 1 ]] && cat "$SECRETS/admin" )" \
+    MLFLOW_FLASK_SERVER_SECRET_KEY="$( [[ "$AUTH" == 1 ]] && cat "$SECRETS/flask-secret-key" )" \
+    setsid "$PY" -m mlflow server "${app[@]}" \
       --backend-store-uri "$BACKEND_URI" \
       --artifacts-destination "$ART_DIR" \
       --host "$HOST" --port "$MLFLOW_PORT" --workers "$WORKERS" \
@@ -146,6 +165,53 @@ start_mlflow() {
     sleep 0.2
   done
   log "mlflow healthy (pid $(mlflow_pid))"
+  if [[ "$AUTH" == 1 ]]; then create_users; fi
+}
+
+secret() {  # secret NAME -> path of a password made once for NAME (mode 600)
+  mkdir -p "$SECRETS"; chmod 700 "$SECRETS"
+  if [[ ! -s "$SECRETS/$1" ]]; then
+    (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$SECRETS/$1")
+  fi
+  echo "$SECRETS/$1"
+}
+
+write_auth_config() {
+  secret admin >/dev/null
+  secret flask-secret-key >/dev/null  # the auth app's CSRF key: the same across restarts
+  export MLFLOW_AUTH_CONFIG_PATH="$STATE_DIR/basic_auth.ini"
+  cat >"$MLFLOW_AUTH_CONFIG_PATH" <<INI
+[mlflow]
+default_permission = READ
+database_uri = sqlite:///$STATE_DIR/basic_auth.db
+admin_username = admin
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+INI
+}
+
+create_users() {  # idempotent: the admin creates each user of AUTH_USERS once
+  local user
+  for user in "${AUTH_USERS[@]}"; do
+    secret "$user" >/dev/null
+    MODELRAIL_AUTH_URI="$TRACKING_URI" MODELRAIL_AUTH_SECRETS="$SECRETS" MODELRAIL_AUTH_USER="$user" "$PY" - <<'PY' \
+      || die "creating the MLflow user $user failed (log: $ML_LOG)"
+import os, pathlib
+from mlflow.server.auth.client import AuthServiceClient
+from mlflow.exceptions import MlflowException
+
+secrets = pathlib.Path(os.environ["MODELRAIL_AUTH_SECRETS"])
+os.environ["MLFLOW_TRACKING_USERNAME"] = "admin"
+os.environ["MLFLOW_TRACKING_PASSWORD"] = (secrets / "admin").read_text().strip()
+user = os.environ["MODELRAIL_AUTH_USER"]
+client = AuthServiceClient(os.environ["MODELRAIL_AUTH_URI"])
+try:
+    client.create_user(user, (secrets / user).read_text().strip())
+except MlflowException as exc:
+    if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+        raise
+PY
+  done
+  log "mlflow users: admin, ${AUTH_USERS[*]} (passwords in $SECRETS)"
 }
 
 stop_mlflow() {
@@ -172,6 +238,7 @@ stop_postgres() {
 
 print_env() {
   echo "export MLFLOW_TRACKING_URI=$TRACKING_URI"
+  if [[ "$AUTH" == 1 ]]; then echo "export MODELRAIL_MLFLOW_SECRETS=$SECRETS"; fi
   echo "export MODELRAIL_MLFLOW_BACKEND_URI=$( (backend_uri) 2>/dev/null || echo "postgresql://$DB_USER@$HOST:$PG_PORT/$DB")"
 }
 

@@ -200,6 +200,7 @@ def _promote(args: argparse.Namespace) -> int:
         registry=args.registry,
         image=not args.no_image,
         allow_rejected=args.allow_rejected,
+        approved_sha=args.approved_sha,
         push_to=args.push or None,
     )
     return _release(result)
@@ -422,6 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
     register.set_defaults(handler=_register, doing="tagging the model version in the registry")
     promote = commands.add_parser("promote", help="release this commit's gated artifact to an environment")
     _release_options(promote)
+    promote.add_argument(
+        "--approved-sha",
+        default=os.environ.get("MODELRAIL_APPROVED_SHA") or None,
+        help="refuse unless HEAD is this commit or only release commits follow it "
+        "(default: MODELRAIL_APPROVED_SHA; the promote workflow passes the pushed commit)",
+    )
     promote.set_defaults(handler=_promote, doing="promoting to the environment")
     rollback = commands.add_parser("rollback", help="bring back an environment's earlier release")
     _release_options(rollback)

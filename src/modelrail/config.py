@@ -27,6 +27,8 @@ SCHEMA: dict = {
     "container_registry": STRING,
     "mlflow": {"tracking_uri": STRING, "experiment": STRING, "registered_model": STRING},
     "gates": {
+        # Gates an artifact must have passed to be promoted: names of records gates/<name>.json in dvc.lock.
+        "required": [STRING],
         # `modelrail gate data`: pandas (default) or spark; `spark:` below says where Spark runs.
         "data": {"engine": STRING},
         "model": {
@@ -43,6 +45,9 @@ SCHEMA: dict = {
     "promotion": {"training_data": STRING, "reference_data": {ANY_KEY: STRING}},
 }
 REQUIRED = ("environments",)
+# The template's gate stages (raw_gate, feature_gate, model_gate in dvc.yaml) and the records they write.
+DEFAULT_REQUIRED_GATES = ("raw", "features", "model")
+GATE_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 DEVELOPMENT_BRANCHES = ("main", "master")
 ENVIRONMENT_NAME = re.compile(r"[a-z][a-z0-9-]*")
 
@@ -114,6 +119,8 @@ def load_config(path: Path) -> dict:
         if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
             raise ConfigError(f"{where}: min is greater than max")
     _check_champion(path, data.get("gates", {}).get("model", {}).get("champion", {}))
+    if "required" in data.get("gates", {}):
+        _check_required_gates(path, data["gates"]["required"])
     _check_drift(path, data.get("drift", {}))
     engine = data.get("gates", {}).get("data", {}).get("engine", ENGINES[0])
     if engine not in ENGINES:
@@ -162,6 +169,44 @@ def _check_environments(path: Path, environments: list[str]) -> None:
             raise ConfigError(f"{path}: key 'environments': '{name}' is the development branch, not an environment")
         if environments.count(name) > 1:
             raise ConfigError(f"{path}: key 'environments': '{name}' is listed twice")
+
+
+def _check_required_gates(path: Path, names: list[str]) -> None:
+    """Each required gate is a gate record that dvc.yaml (beside modelrail.yaml) writes: gates/<name>.json."""
+    if not names:
+        raise ConfigError(f"{path}: key 'gates.required' must name at least one gate (e.g. raw, features, model)")
+    for name in names:
+        if not GATE_NAME.match(name) or names.count(name) > 1:
+            problem = "is listed twice" if names.count(name) > 1 else "is not a gate name ([a-z][a-z0-9_-]*)"
+            raise ConfigError(f"{path}: key 'gates.required': '{name}' {problem}")
+    pipeline = path.parent / "dvc.yaml"
+    if not pipeline.is_file():
+        return
+    written = _gate_records_of(pipeline)
+    for name in names:
+        if name not in written:
+            raise ConfigError(
+                f"{path}: key 'gates.required': unknown gate '{name}': no stage of {pipeline} writes gates/{name}.json "
+                f"(gates there: {', '.join(sorted(written)) or 'none'}; fix: restore its stage or correct the name)"
+            )
+
+
+def _gate_records_of(pipeline: Path) -> set[str]:
+    """Names of the gate records (gates/<name>.json) that the stages of a dvc.yaml write."""
+    import yaml
+
+    try:
+        stages = (yaml.safe_load(pipeline.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    except (yaml.YAMLError, AttributeError):
+        raise ConfigError(f"{pipeline}: not a valid dvc.yaml (a mapping with 'stages')") from None
+    names = set()
+    for stage in stages.values():
+        outs = stage.get("outs") if isinstance(stage, dict) else None
+        for out in outs or []:
+            out_path = next(iter(out)) if isinstance(out, dict) else str(out)
+            if out_path.startswith("gates/") and out_path.endswith(".json"):
+                names.add(Path(out_path).stem)
+    return names
 
 
 def _check_drift(path: Path, drift: dict) -> None:

@@ -7,7 +7,6 @@ release commit move in that order, and a failure undoes the moves already made.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from modelrail import releases
@@ -25,6 +24,7 @@ def run(
     registry: str | None = None,
     image: bool = True,
     allow_rejected: bool = False,
+    approved_sha: str | None = None,
     push_to: str | None = None,
     echo=print,
 ) -> ReleaseResult:
@@ -35,37 +35,41 @@ def run(
     if env not in environments:
         raise ConfigError(f"{config_path}: key 'environments': '{env}' is not one of {', '.join(environments)}")
     releases.require_branch(repo, env)
+    if approved_sha:
+        releases.require_approved(repo, env, approved_sha)
     code_sha = releases.head_sha(repo)
     identity = releases.read_identity(repo)
-    gates = releases.check_gate_records(repo, identity)
-    registry_ = releases.open_registry(repo, config)
-    version = releases.find_version(registry_, identity, _run_record_version(repo))
-    if version is None:
+    gates = releases.check_gate_records(repo, identity, required_gates(config))
+    rejected = releases.rejection(repo, environments, identity.content_hash)
+    if rejected and not allow_rejected:
         raise Refused(
-            f"no version of {registry_.name} in the MLflow registry is tagged {releases.CONTENT_TAG}="
-            f"{identity.content_hash} with these data hashes: no artifact for this commit's content "
-            "(fix: run the validate action, which trains and runs `modelrail register`, on this commit's pull request)"
-        )
-    number, tags = str(version.version), dict(version.tags or {})
-    if tags.get(releases.REJECTED_TAG) and not allow_rejected:
-        raise Refused(
-            f"{registry_.name} v{number} is rejected ({tags[releases.REJECTED_TAG]}) "
+            f"the artifact {identity.content_hash} was {rejected} (release histories on the environment branches) "
             "(fix: promote another model, or pass --allow-rejected to override on purpose)"
         )
+    registry_ = releases.open_registry(repo, config)
     position = environments.index(env)
+    previous_release = None
     if position > 0:
         previous_env = environments[position - 1]
-        if not tags.get(releases.RELEASED_PREFIX + previous_env):
+        previous_release = releases.released_entry(repo, previous_env, identity.content_hash)
+        if previous_release is None:
             raise Refused(
-                f"{registry_.name} v{number} was never released to '{previous_env}', which comes before '{env}' "
-                f"in {config_path} (fix: merge it into {previous_env} first)"
+                f"the artifact {identity.content_hash} was never released to '{previous_env}', which comes before "
+                f"'{env}' in {config_path}: releases/{previous_env}/history.jsonl on the {previous_env} branch has "
+                f"no release of it (registry tags and aliases are not evidence) (fix: merge it into {previous_env} "
+                "first)"
             )
-    kind = "rollback" if tags.get(releases.RELEASED_PREFIX + env) else "promotion"
+    version = _resolve_version(registry_, identity, previous_release)
+    number, tags = str(version.version), dict(version.tags or {})
+    past = [entry for entry in releases.history(repo, env) if entry.get("content_hash") == identity.content_hash]
+    kind = "rollback" if past else "promotion"
     repository = _image_repository(repo, config, registry) if image else None
     current = releases.current_record(repo, env)
     if _already_released(registry_, env, number, identity, current, repository):
         echo(f"{env} already runs {registry_.name} v{number} ({identity.content_hash}): nothing to do")
-        return ReleaseResult(env, kind, number, identity.content_hash, changed=False, record=current or {})
+        commit = _restore_manifests(repo, env, current, echo)
+        content = identity.content_hash
+        return ReleaseResult(env, kind, number, content, changed=bool(commit), record=current, commit=commit)
 
     drift = _drift_gate(repo, config, config_path, env)
     actor = releases.actor()
@@ -75,7 +79,7 @@ def run(
             from modelrail import docker_engine
 
             client = docker_engine.connect()
-            digest = releases.image_digest_for(client, repository, identity.content_hash)
+            digest = _image_digest(client, repository, identity.content_hash, previous_release)
         record = {
             "environment": env,
             "kind": kind,
@@ -96,6 +100,70 @@ def run(
         return apply(
             repo, env, registry_, client, record, push_to, echo, f"Promote {registry_.name} v{number} to {env}"
         )
+
+
+def required_gates(config: dict) -> list[str]:
+    """The gates every artifact must have passed: modelrail.yaml `gates.required`, else the template's three."""
+    from modelrail.config import DEFAULT_REQUIRED_GATES
+
+    return list(config.get("gates", {}).get("required") or DEFAULT_REQUIRED_GATES)
+
+
+def _resolve_version(registry, identity, previous_release: dict | None):
+    """The model version: the one the previous environment released (its record), else the one tagged with this
+    content identity by `modelrail register` on main."""
+    if previous_release is not None:
+        number = str(previous_release.get("model_version"))
+        try:
+            version = registry.version(number)
+        except Exception as exc:
+            raise Refused(
+                f"{registry.name} v{number}, which the previous environment's release record names, cannot be read "
+                f"from the MLflow registry: {releases._first_line(exc)}"
+            ) from None
+        held = (version.tags or {}).get(releases.CONTENT_TAG)
+        if held != identity.content_hash:
+            raise Refused(
+                f"{registry.name} v{number} carries content hash {held}, not {identity.content_hash} that the "
+                "previous environment's release record names: the registry was changed since that release"
+            )
+        return version
+    version = releases.find_version(registry, identity)
+    if version is None:
+        raise Refused(
+            f"no version of {registry.name} in the MLflow registry is tagged {releases.CONTENT_TAG}="
+            f"{identity.content_hash} with these data hashes: no artifact for this commit's content "
+            "(fix: merge its pull request into main, whose publish workflow runs `modelrail register`)"
+        )
+    return version
+
+
+def _image_digest(client, repository: str, content_hash: str, previous_release: dict | None) -> str:
+    """The first environment takes `model-<hash>` as published from main; every later one the digest its previous
+    environment released (a tag may have been pushed again since; a digest cannot change)."""
+    if previous_release is None:
+        return releases.image_digest_for(client, repository, content_hash)
+    image = previous_release.get("image") or {}
+    if image.get("repository") != repository or not image.get("digest"):
+        raise Refused(
+            f"the previous environment's release of {content_hash} names no image digest in {repository} "
+            f"(it has {image.get('repository')}@{image.get('digest')}): promote it there with its image first"
+        )
+    return releases.check_image(client, repository, image["digest"], content_hash)
+
+
+def _restore_manifests(repo: Path, env: str, current: dict, echo) -> str | None:
+    """deploy/<env>/ as the release record renders it: a hand edit there is undone by a bot commit."""
+    image = (current or {}).get("image") or None
+    if not image:
+        return None
+    manifests = releases.render_manifests(repo, env, f"{image['repository']}@{image['digest']}", current)
+    commit = releases.write_manifests(
+        repo, env, manifests, f"Re-render deploy/{env}/ from the release record of v{current['model_version']}"
+    )
+    if commit:
+        echo(f"deploy/{env}/ differed from the release record: re-rendered in {commit[:12]}")
+    return commit
 
 
 def apply(
@@ -155,15 +223,6 @@ def _undo_alias(registry, env, previous_alias, number, released_key, had_release
         return f" The alias '{env}' is still on {('v' + previous_alias) if previous_alias else 'no version'}."
     except Exception as exc:
         return f" Could not check that the alias '{env}' is unchanged ({releases._first_line(exc)})."
-
-
-def _run_record_version(repo: Path) -> str | None:
-    from modelrail.artifact import RUN_RECORD
-
-    try:
-        return str(json.loads((repo / RUN_RECORD).read_text(encoding="utf-8")).get("model_version") or "") or None
-    except (FileNotFoundError, json.JSONDecodeError, AttributeError):
-        return None
 
 
 def _image_repository(repo: Path, config: dict, override: str | None) -> str | None:

@@ -1,8 +1,10 @@
-"""`modelrail register`: tag the trained model version with the artifact identity from dvc.lock.
+"""`modelrail register`: register the trained model as a version of the registered model, tagged with its identity.
 
-train registers a new version of `mlflow.registered_model` before DVC has hashed the model directory, so the
-identity promotion resolves by (content hash, data hashes) is written here, after `dvc repro`, onto the version
-that models/run.json names. dvc.lock hashes models/run.json too, which ties that version to this model output.
+Runs on main (the publish workflow), never in a pull request: pull-request jobs may log runs to the experiment but
+only read the registry. train records its MLflow run in models/run.json (hashed by dvc.lock, which ties the run to
+this model output); this command makes a version of `mlflow.registered_model` from that run's logged model and tags
+it with the identity promotion resolves by (content hash, data hashes). Idempotent: a version already tagged with
+this identity is reused.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from modelrail.config import load_config
 from modelrail.errors import ConfigError
 from modelrail.files import load_json_object
 
+# Where train logs the model in its run (mlflow.<flavor>.log_model(name="model")).
+LOGGED_MODEL = "model"
+
 
 @dataclass
 class RegisterResult:
@@ -27,16 +32,16 @@ class RegisterResult:
 
 
 def run(repo: Path) -> RegisterResult:
-    """Set the identity tags on the model version of models/run.json; refuse a version that holds another identity."""
+    """Register the model logged by the run of models/run.json (or reuse the version with this identity); tag it."""
     config = load_config(repo / "modelrail.yaml")
     identity = releases.read_identity(repo)
     run_path = repo / RUN_RECORD
     run_record, _ = load_json_object(run_path, "a run record", missing="no such file (run `dvc repro` first)")
     if identity.run_record_md5 and releases.md5_of(run_path) != identity.run_record_md5:
         raise ConfigError(f"{run_path}: not the run record dvc.lock hashed for this model (run `dvc repro` again)")
-    version = run_record.get("model_version")
-    if not version:
-        raise ConfigError(f"{run_path}: no model_version (train registers the model in mlflow.registered_model)")
+    run_id = run_record.get("run_id")
+    if not run_id:
+        raise ConfigError(f"{run_path}: no run_id (train logs its run to MLflow and records it here)")
     registry = releases.open_registry(repo, config)
     if run_record.get("registered_model") not in (None, registry.name):
         raise ConfigError(
@@ -53,20 +58,39 @@ def run(repo: Path) -> RegisterResult:
         releases.CODE_TAG: git_sha(repo),
         releases.GATES_TAG: json.dumps(gates, sort_keys=True),
     }
-    try:
-        existing = registry.version(version).tags or {}
-    except Exception as exc:
-        raise ConfigError(
-            f"MLflow registry at {releases._first_line(Exception(registry.uri))}: no version {version} of "
-            f"{registry.name} ({releases._first_line(exc)})"
-        ) from None
-    held = existing.get(releases.CONTENT_TAG)
-    if held and held != identity.content_hash:
-        raise ConfigError(
-            f"{registry.name} v{version} already carries content hash {held}, not {identity.content_hash} "
-            "(fix: run `dvc repro` so train registers a new version)"
-        )
+    existing_version = releases.find_version(registry, identity)
+    version = str(existing_version.version) if existing_version else _create_version(registry, run_id)
+    existing = dict(existing_version.tags or {}) if existing_version else {}
     for key, value in tags.items():
         if existing.get(key) != value:
-            registry.client.set_model_version_tag(registry.name, str(version), key, value)
-    return RegisterResult(registry.name, str(version), identity.content_hash, tags)
+            registry.client.set_model_version_tag(registry.name, version, key, value)
+    return RegisterResult(registry.name, version, identity.content_hash, tags)
+
+
+def _create_version(registry, run_id: str) -> str:
+    """A new version of the registered model (created on first use) from the model logged in `run_id`."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        try:
+            registry.client.get_registered_model(registry.name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            registry.client.create_registered_model(registry.name)
+        run = registry.client.get_run(run_id)
+        outputs = run.outputs.model_outputs if run.outputs else []
+        models = [registry.client.get_logged_model(output.model_id) for output in outputs]
+        logged = [model for model in models if model.name == LOGGED_MODEL]
+        if not logged:
+            raise ConfigError(f"MLflow run {run_id} logged no model named '{LOGGED_MODEL}' (train logs it)")
+        model = logged[-1]
+        created = registry.client.create_model_version(
+            registry.name, model.artifact_location, run_id=run_id, model_id=model.model_id
+        )
+        return str(created.version)
+    except MlflowException as exc:
+        raise ConfigError(
+            f"MLflow registry at {releases._first_line(Exception(registry.uri))}: cannot register run {run_id} "
+            f"as a version of {registry.name}: {releases._first_line(exc)}"
+        ) from None

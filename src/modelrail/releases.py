@@ -4,6 +4,11 @@ Shared by `modelrail promote` and `modelrail rollback`. The environment branch h
 record (`releases/<env>/release.json`), the history of every release (`releases/<env>/history.jsonl`) and the
 deploy manifests (`deploy/<env>/`, rendered from `deploy/base/` with the image pinned by digest). The MLflow
 registry and the image registry are moved to match, and every move is undone when a later one fails.
+
+Evidence comes from git only: whether an artifact was released to the previous environment, which image digest
+that environment ran, and which artifacts were rejected are read from the environment branches' histories, which
+only the promote job writes. Registry aliases and tags are written as outputs of a release, never read as proof:
+other jobs (and code they run) may write them.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ RELEASED_PREFIX = "modelrail.released."
 # Registered model tag holding the per-environment lock: "<token> <epoch seconds> <actor>".
 LOCK_PREFIX = "modelrail.lock."
 LOCK_STALE_SECONDS = 30 * 60
-SKIP_MARKER = "[skip promote]"
+# Release commits are authored by this identity; `--approved-sha` lets only its commits follow the approved one.
 BOT_NAME = "modelrail-bot"
 BOT_EMAIL = "modelrail-bot@users.noreply.github.com"
 DEPLOY_BASE = "deploy/base"
@@ -95,14 +100,24 @@ def md5_of(path: Path) -> str:
     return digests(path.read_bytes())["md5"]
 
 
-def check_gate_records(repo: Path, identity: Identity) -> dict[str, dict]:
-    """Every gate record dvc.lock lists exists, is the one dvc.lock hashed (same pipeline run) and passed."""
+def check_gate_records(repo: Path, identity: Identity, required: list[str]) -> dict[str, dict]:
+    """Every required gate has a record in dvc.lock; every record dvc.lock lists exists, is the one dvc.lock
+    hashed (same pipeline run) and passed."""
     if not identity.gate_outs:
         raise Refused(
-            f"{repo / 'dvc.lock'}: no gate record (gates/*.json) among the outputs: nothing proves the gates ran"
+            f"{repo / 'dvc.lock'}: no gate record (gates/*.json) among the outputs: nothing proves the gates ran "
+            f"(required: {', '.join(required)})"
         )
     results: dict[str, dict] = {}
     problems: list[str] = []
+    recorded = {Path(path).stem for path in identity.gate_outs}
+    for name in required:
+        if name not in recorded:
+            problems.append(
+                f"gates/{name}.json: the required gate '{name}' (modelrail.yaml gates.required) has no record in "
+                "dvc.lock: its stage did not run for this artifact (fix: restore the gate stage in dvc.yaml and "
+                "`dvc repro`)"
+            )
     for path, expected in sorted(identity.gate_outs.items()):
         file = repo / path
         if not file.is_file():
@@ -274,11 +289,18 @@ def image_digest_for(client, repository: str, content_hash: str) -> str:
             f"no image {reference} on the registry: the artifact was never pushed "
             "(fix: run the containerize action with push: 'true' for this commit; promotion never rebuilds)"
         )
+    return check_image(client, repository, digest, content_hash)
+
+
+def check_image(client, repository: str, digest: str, content_hash: str) -> str:
+    """`<repository>@<digest>` exists and its label carries this content hash; returns the digest."""
     image = _pull(client, f"{repository}@{digest}")
     labels = (image.attrs.get("Config") or {}).get("Labels") or {}
     carried = labels.get(IMAGE_MODEL_LABEL)
     if carried != content_hash:
-        raise Refused(f"image {reference} has label {IMAGE_MODEL_LABEL}={carried}, not the content hash {content_hash}")
+        raise Refused(
+            f"image {repository}@{digest} has label {IMAGE_MODEL_LABEL}={carried}, not the content hash {content_hash}"
+        )
     return digest
 
 
@@ -368,6 +390,45 @@ def history(repo: Path, env: str) -> list[dict]:
     return records
 
 
+def branch_ref(repo: Path, env: str) -> str | None:
+    """The environment branch as fetched from origin (a CI checkout with full history has it), else the local one."""
+    for ref in (f"refs/remotes/origin/{env}", f"refs/heads/{env}"):
+        if git(repo, "rev-parse", "--verify", "--quiet", ref, check=False).returncode == 0:
+            return ref
+    return None
+
+
+def branch_history(repo: Path, env: str) -> list[dict]:
+    """releases/<env>/history.jsonl as committed on the `env` branch (empty when the branch or the file is absent)."""
+    ref = branch_ref(repo, env)
+    if ref is None:
+        return []
+    where = f"{ref}:releases/{env}/history.jsonl"
+    proc = git(repo, "show", where, check=False)
+    if proc.returncode != 0:
+        return []
+    try:
+        return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    except json.JSONDecodeError:
+        raise ConfigError(f"{where}: not JSON lines (fix: restore it from the branch's history)") from None
+
+
+def released_entry(repo: Path, env: str, content_hash: str) -> dict | None:
+    """The latest release of this content hash in `env`'s branch history, or None if it never ran there."""
+    matches = [entry for entry in branch_history(repo, env) if entry.get("content_hash") == content_hash]
+    return matches[-1] if matches else None
+
+
+def rejection(repo: Path, environments: list[str], content_hash: str) -> str | None:
+    """Why this content hash was rejected (a `rollback --reject` in any environment's branch history), or None."""
+    for env in environments:
+        for entry in branch_history(repo, env):
+            rolled_back = entry.get("rolled_back_from") or {}
+            if entry.get("rejected_previous") and rolled_back.get("content_hash") == content_hash:
+                return f"rolled back from {env} and rejected by {entry.get('actor', '?')} at {entry.get('time', '?')}"
+    return None
+
+
 def render_manifests(repo: Path, env: str, image: str, record: dict) -> dict[Path, str]:
     """deploy/base/*.yaml with the model container's image pinned by digest and the release in annotations."""
     import yaml
@@ -448,7 +509,7 @@ def write_release(repo: Path, env: str, record: dict, manifests: dict[Path, str]
         for file, text in contents.items():
             write_atomic(file, text)
         git(repo, "add", "--", *paths)
-        git(repo, "commit", "-q", "-m", f"{message} {SKIP_MARKER}", "--", *paths)
+        git(repo, "commit", "-q", "-m", message, "--", *paths)
     except BaseException:
         git(repo, "reset", "-q", "--", *paths, check=False)
         for file, text in before.items():
@@ -458,6 +519,49 @@ def write_release(repo: Path, env: str, record: dict, manifests: dict[Path, str]
                 write_atomic(file, text)
         raise
     return head_sha(repo)
+
+
+def write_manifests(repo: Path, env: str, manifests: dict[Path, str], message: str) -> str | None:
+    """Put deploy/<env>/ back to what the release record renders (a hand edit is undone); the commit SHA or None."""
+    from modelrail.files import write_atomic
+
+    changed = [file for file, text in manifests.items() if not file.is_file() or file.read_text("utf-8") != text]
+    folder = repo / "deploy" / env
+    strays = [file for file in folder.glob("*") if file.is_file() and file not in manifests] if folder.is_dir() else []
+    if not changed and not strays:
+        return None
+    for file in changed:
+        write_atomic(file, manifests[file])
+    for file in strays:
+        file.unlink()
+    paths = [str(file.relative_to(repo)) for file in [*changed, *strays]]
+    git(repo, "add", "-A", "--", *paths)
+    git(repo, "commit", "-q", "-m", message, "--", *paths)
+    return head_sha(repo)
+
+
+def require_approved(repo: Path, env: str, approved: str) -> None:
+    """HEAD is the approved commit, or only release commits of the bot follow it (a re-run after the release).
+
+    The environment's reviewers approve the workflow run of one push; if the branch has moved on since, that run
+    must not release what the newer commits hold: the run of the newest push does, after its own approval.
+    """
+    head = head_sha(repo)
+    if head == approved:
+        return
+    if git(repo, "merge-base", "--is-ancestor", approved, head, check=False).returncode != 0:
+        raise Refused(
+            f"the approved commit {approved[:12]} is not on '{env}' (its tip is {head[:12]}): the branch was "
+            "rewritten since this run was approved; nothing was released (fix: the run of the newest push releases)"
+        )
+    authors = git(repo, "log", "--format=%H %ae", f"{approved}..{head}").stdout.split("\n")
+    foreign = [line.split()[0][:12] for line in authors if line.strip() and line.split()[1] != BOT_EMAIL]
+    if foreign:
+        raise Refused(
+            f"'{env}' moved on from the approved commit {approved[:12]} to {head[:12]} ({', '.join(foreign)} not "
+            f"written by {BOT_NAME}): this run releases nothing; the run of the newest push releases it after its "
+            "own approval"
+        )
 
 
 def push(repo: Path, remote: str, env: str) -> None:

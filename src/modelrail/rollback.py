@@ -41,12 +41,13 @@ def run(
             f"{releases.record_path(repo, env)}: nothing was ever released to '{env}', so nothing to roll back"
         )
     registry = releases.open_registry(repo, config)
-    target = _target(repo, env, current, to, registry, allow_rejected)
+    target = _target(repo, env, current, to, config["environments"], allow_rejected)
     number = str(target["model_version"])
     actor = releases.actor()
     with releases.EnvironmentLock(registry, env, actor):
         if reject:
             reason = f"rolled back from {env} by {actor} at {releases.now()}"
+            # An output for whoever reads the registry; the evidence is this rollback's record (rejected_previous).
             registry.client.set_model_version_tag(
                 registry.name, current["model_version"], releases.REJECTED_TAG, reason
             )
@@ -74,7 +75,7 @@ def run(
         return apply(repo, env, registry, client, record, push_to, echo, message, f"rollback --to {number}")
 
 
-def _target(repo: Path, env: str, current: dict, to: str | None, registry, allow_rejected: bool) -> dict:
+def _target(repo: Path, env: str, current: dict, to: str | None, environments: list[str], allow_rejected: bool) -> dict:
     """The release to restore: the latest of version `to`, else the latest with another version than the current."""
     past = releases.history(repo, env)
     if to is not None:
@@ -93,9 +94,8 @@ def _target(repo: Path, env: str, current: dict, to: str | None, registry, allow
         if not candidates:
             raise Refused(f"{releases.history_path(repo, env)}: no earlier release of '{env}' to roll back to")
         target = candidates[-1]
-    rejected = (registry.version(target["model_version"]).tags or {}).get(releases.REJECTED_TAG)
+    # Rejections are read from the branches' release histories, never from a registry tag other jobs can write.
+    rejected = releases.rejection(repo, environments, str(target.get("content_hash")))
     if rejected and not allow_rejected:
-        raise Refused(
-            f"v{target['model_version']} is rejected ({rejected}) (fix: --to another version, or --allow-rejected)"
-        )
+        raise Refused(f"v{target['model_version']} was {rejected} (fix: --to another version, or --allow-rejected)")
     return target

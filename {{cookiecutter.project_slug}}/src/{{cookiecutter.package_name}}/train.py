@@ -133,23 +133,15 @@ def run(root: Path | None = None) -> str:
         mlflow.log_params({f"prepare.{key}": value for key, value in prepare_params.items()})
         mlflow.log_params({"task": config.task(root), "data.target": data["target"]})
         mlflow.log_metrics(training_metrics(model, frame, data["target"], config.task(root)))
-        # A new version of modelrail.yaml's registered_model: pull requests are compared with the version an
-        # environment's alias points at, and promotion moves that alias to this version.
-        registered = config.registered_model(root)
-        info = mlflow.sklearn.log_model(
-            model, name="model", registered_model_name=registered, **model_options(model, sample)
-        )
+        # Logged, not registered: a pull request only reads the registry. `modelrail register` makes the
+        # version of modelrail.yaml's registered_model from this run on main (the publish workflow).
+        mlflow.sklearn.log_model(model, name="model", **model_options(model, sample))
         run_id = active.info.run_id
 
     record = config.path(config.RUN_RECORD, root)
     record.parent.mkdir(parents=True, exist_ok=True)
-    version = info.registered_model_version
-    written = {
-        "run_id": run_id,
-        "experiment_id": experiment_id,
-        "registered_model": registered,
-        "model_version": None if version is None else str(version),
-    }
+    registered = config.registered_model(root)
+    written = {"run_id": run_id, "experiment_id": experiment_id, "registered_model": registered}
     record.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
     return run_id
 
