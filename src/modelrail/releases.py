@@ -380,12 +380,17 @@ def history(repo: Path, env: str) -> list[dict]:
     path = history_path(repo, env)
     if not path.is_file():
         return []
+    return _release_lines(read_regular(path), str(path))
+
+
+def _release_lines(data: bytes, where: str) -> list[dict]:
+    """The releases of a history.jsonl, strictly parsed: each line one JSON object."""
     records = []
-    for number, line in enumerate(read_regular(path).splitlines(), start=1):
+    for number, line in enumerate(data.splitlines(), start=1):
         if line.strip():
-            record = parse_json(line, f"{path}: line {number}")
+            record = parse_json(line, f"{where}: line {number}")
             if not isinstance(record, dict):
-                raise ConfigError(f"{path}: line {number}: a release must be a JSON object (fix: restore the file)")
+                raise ConfigError(f"{where}: line {number}: a release must be a JSON object (fix: restore the file)")
             records.append(record)
     return records
 
@@ -407,10 +412,7 @@ def branch_history(repo: Path, env: str) -> list[dict]:
     proc = git(repo, "show", where, check=False)
     if proc.returncode != 0:
         return []
-    try:
-        return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-    except json.JSONDecodeError:
-        raise ConfigError(f"{where}: not JSON lines (fix: restore it from the branch's history)") from None
+    return _release_lines(proc.stdout.encode("utf-8"), where)
 
 
 def released_entry(repo: Path, env: str, content_hash: str) -> dict | None:
