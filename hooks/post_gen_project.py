@@ -21,6 +21,10 @@ ANSWERS = {
     "author_email": json.loads(r'''{{ cookiecutter.author_email | tojson }}'''),
     "environments": json.loads(r'''{{ cookiecutter.environments | tojson }}'''),
     "dvc_remote": json.loads(r'''{{ cookiecutter.dvc_remote | tojson }}'''),
+    "dvc_remote_endpoint": json.loads(r'''{{ cookiecutter.dvc_remote_endpoint | tojson }}'''),
+    "gitops": json.loads(r'''{{ cookiecutter.gitops | tojson }}'''),
+    "project_slug": json.loads(r'''{{ cookiecutter.project_slug | tojson }}'''),
+    "github_owner": json.loads(r'''{{ cookiecutter.github_owner | tojson }}'''),
 }
 # The whole context, private keys included (_template, _repo_dir, _checkout; cruft adds _commit): for .cruft.json.
 CONTEXT = json.loads(r'''{{ cookiecutter | tojson }}''')
@@ -91,15 +95,19 @@ def init_git() -> None:
     git("init", "--quiet", "-b", "main", what="git init")
 
 
-def init_dvc(remote: str) -> None:
+def init_dvc(remote: str, endpoint: str) -> None:
     """Initialise DVC and make the answer the default remote.
 
     The remote path is passed exactly as answered, from the repository root: DVC resolves a relative path against
     the working directory and stores it relative to .dvc/config, so `../x` ends up as `../../x` in the config.
+    An S3-compatible store's endpoint goes into the config too; its credentials never do (DVC reads them from
+    AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, which CI gets from OIDC).
     """
     dvc("init", "--quiet", what="dvc init")
     dvc("config", "core.analytics", "false", what="dvc config core.analytics")
     dvc("remote", "add", "--default", REMOTE_NAME, remote, what=f"dvc remote add {REMOTE_NAME}")
+    if endpoint:
+        dvc("remote", "modify", REMOTE_NAME, "endpointurl", endpoint, what=f"dvc remote modify {REMOTE_NAME}")
 
 
 def track_sample_data(remote: str) -> None:
@@ -232,10 +240,79 @@ def list_environment_branches(environments: list[str]) -> None:
         path.write_text(listed, encoding="utf-8")
 
 
+SYNC_DIR = "deploy/sync"
+
+
+def sync_resources(controller: str, slug: str, owner: str, env: str) -> list[dict]:
+    """What makes `controller` follow deploy/<env>/ on the <env> branch and apply it to the namespace <slug>-<env>."""
+    name, url, path = f"{slug}-{env}", f"https://github.com/{owner}/{slug}.git", f"deploy/{env}"
+    if controller == "argocd":
+        return [
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": name, "namespace": "argocd"},
+                "spec": {
+                    "project": "default",
+                    "source": {"repoURL": url, "targetRevision": env, "path": path},
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
+                    "syncPolicy": {
+                        "automated": {"prune": True, "selfHeal": True},
+                        "syncOptions": ["CreateNamespace=true"],
+                    },
+                },
+            }
+        ]
+    return [
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": name, "namespace": "flux-system"},
+            "spec": {"interval": "1m", "url": url, "ref": {"branch": env}},
+        },
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": name, "namespace": "flux-system"},
+            "spec": {
+                "interval": "5m",
+                "sourceRef": {"kind": "GitRepository", "name": name},
+                "path": f"./{path}",
+                "prune": True,
+                "wait": True,
+                "targetNamespace": name,
+            },
+        },
+    ]
+
+
+def write_sync_resources(controller: str, slug: str, owner: str, environments: list[str]) -> None:
+    """deploy/sync/<env>.yaml per environment, applied once by whoever runs the cluster; `none` writes nothing.
+
+    Written here rather than templated because the environments are a list only known from the answers.
+    """
+    if controller == "none":
+        return
+    import yaml  # cookiecutter's own dependency
+
+    Path(SYNC_DIR).mkdir(parents=True, exist_ok=True)
+    for env in environments:
+        header = (
+            f"# {controller}: keep the cluster on deploy/{env}/ of the {env} branch (written by `modelrail promote`).\n"
+            f"# Apply once: kubectl apply -f {SYNC_DIR}/{env}.yaml. A private repository also needs read credentials\n"
+            "# for the controller (a deploy key or token in a Secret), which never go into this repository.\n"
+        )
+        body = yaml.safe_dump_all(sync_resources(controller, slug, owner, env), sort_keys=False)
+        Path(SYNC_DIR, f"{env}.yaml").write_text(header + body, encoding="utf-8")
+
+
 def main() -> int:
     """Run the steps in order; stop at the first failure with one ERROR line."""
     pin_modelrail_actions(CONTEXT["modelrail_repository"], CONTEXT["modelrail_version"])
     list_environment_branches(environment_names(ANSWERS["environments"]))
+    write_sync_resources(
+        ANSWERS["gitops"], ANSWERS["project_slug"], ANSWERS["github_owner"], environment_names(ANSWERS["environments"])
+    )
     if regenerated_by_cruft(CONTEXT):
         return 0
     if not Path(SAMPLE_DATA).is_file():
@@ -246,7 +323,7 @@ def main() -> int:
         return 1
     try:
         init_git()
-        init_dvc(ANSWERS["dvc_remote"])
+        init_dvc(ANSWERS["dvc_remote"], ANSWERS["dvc_remote_endpoint"])
         track_sample_data(ANSWERS["dvc_remote"])
         write_cruft_state(CONTEXT)
         first_commit(ANSWERS["author_name"], ANSWERS["author_email"])

@@ -26,7 +26,9 @@ ANSWERS = {
     "environments": json.loads(r'''{{ cookiecutter.environments | tojson }}'''),
     "mlflow_tracking_uri": json.loads(r'''{{ cookiecutter.mlflow_tracking_uri | tojson }}'''),
     "dvc_remote": json.loads(r'''{{ cookiecutter.dvc_remote | tojson }}'''),
+    "dvc_remote_endpoint": json.loads(r'''{{ cookiecutter.dvc_remote_endpoint | tojson }}'''),
     "container_registry": json.loads(r'''{{ cookiecutter.container_registry | tojson }}'''),
+    "gitops": json.loads(r'''{{ cookiecutter.gitops | tojson }}'''),
     "modelrail_version": json.loads(r'''{{ cookiecutter.modelrail_version | tojson }}'''),
     "modelrail_repository": json.loads(r'''{{ cookiecutter.modelrail_repository | tojson }}'''),
 }
@@ -46,6 +48,11 @@ VERSION_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc|\.post|\.dev)[0-9]+)*
 # No shell or make metacharacters: the URI is baked into the Makefile and YAML.
 URI_RE = re.compile(r"^[a-z][a-z0-9+.-]*:[^\s$#'\"`\\;&|<>(){}]+$")
 REMOTE_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$")
+# An S3 endpoint: scheme, host (name or IPv4) and optional port, no user info (credentials never go into answers).
+ENDPOINT_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?$")
+GITOPS_CONTROLLERS = ("argocd", "flux", "none")
+# Each environment syncs into the namespace `<slug>-<env>`, a DNS label.
+NAMESPACE_MAX = 63
 # Package names that would shadow a library the generated repo imports.
 RESERVED_PACKAGES = {"modelrail", "mlflow", "dvc", "sklearn", "pandas", "numpy", "yaml", "skops", "tests", "test"}
 # Bidirectional overrides make text display differently from what it is ("trojan source").
@@ -172,6 +179,33 @@ def check_dvc_remote(remote: str) -> None:
     raise AnswerError("dvc_remote", f"{remote!r} is inside the repository", fix)
 
 
+def check_dvc_remote_endpoint(endpoint: str, remote: str) -> None:
+    """An endpoint URL only makes sense for an s3:// remote; it lands in .dvc/config, so it must carry no secret."""
+    if not endpoint:
+        return
+    fix = "give the store's URL without credentials, e.g. https://minio.example.com:9000, and an s3:// dvc_remote"
+    if not remote.startswith("s3://"):
+        raise AnswerError("dvc_remote_endpoint", f"is set but dvc_remote {remote!r} is not an s3:// URL", fix)
+    if not ENDPOINT_RE.fullmatch(endpoint):
+        raise AnswerError("dvc_remote_endpoint", f"{endpoint!r} is not an http(s)://host[:port] URL", fix)
+
+
+def check_gitops(controller: str, slug: str, environments: list[str]) -> None:
+    """The sync resources (deploy/sync/<env>.yaml) are written for one controller, into namespace <slug>-<env>."""
+    if controller not in GITOPS_CONTROLLERS:
+        choices = ", ".join(GITOPS_CONTROLLERS)
+        raise AnswerError("gitops", f"{controller!r} is not supported", f"choose one of {choices}")
+    if controller == "none":
+        return
+    for env in environments:
+        if len(f"{slug}-{env}") > NAMESPACE_MAX:
+            raise AnswerError(
+                "gitops",
+                f"needs the namespace {slug}-{env}, longer than {NAMESPACE_MAX} characters",
+                "choose a shorter project_slug or environment name, or gitops none",
+            )
+
+
 def check_identifiers(answers: dict) -> None:
     """GitHub and registry names are used in URLs and image references; reject anything that is not one."""
     if not GITHUB_OWNER_RE.match(answers["github_owner"]):
@@ -206,9 +240,11 @@ def validate(answers: dict) -> None:
     check_package_name(answers["package_name"])
     check_email(answers["author_email"])
     check_python_version(answers["python_version"])
-    parse_environments(answers["environments"])
+    environments = parse_environments(answers["environments"])
     check_tracking_uri(answers["mlflow_tracking_uri"])
     check_dvc_remote(answers["dvc_remote"])
+    check_dvc_remote_endpoint(answers["dvc_remote_endpoint"], answers["dvc_remote"])
+    check_gitops(answers["gitops"], answers["project_slug"], environments)
     check_identifiers(answers)
 
 

@@ -120,3 +120,11 @@ def bake_for_act(tmp: Path, **answers: str) -> Path:
 
     context = {"modelrail_repository": MODELRAIL, "modelrail_version": VERSION, "dvc_remote": str(tmp / "dvc-remote")}
     return Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(tmp), extra_context={**context, **answers}))
+
+
+def overlay_image(text: str) -> str:
+    """The image `deploy/<env>/kustomization.yaml` pins: `<repository>@<digest>`."""
+    import yaml
+
+    (image,) = yaml.safe_load(text)["images"]
+    return f"{image['newName']}@{image['digest']}"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import MODELRAIL, OWNER, VERSION, act_executable, bake_for_act, git, require
+from conftest import MODELRAIL, OWNER, VERSION, act_executable, bake_for_act, git, overlay_image, require
 from test_pull_request_e2e import dvc, set_params, sync, tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -274,8 +274,7 @@ def assert_released(world, env: str, artifact: dict, kind: str = "promotion") ->
         "features": True,
         "model": True,
     }
-    deployment = yaml.safe_load(origin_file(world, env, f"deploy/{env}/deployment.yaml"))
-    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    image = overlay_image(origin_file(world, env, f"deploy/{env}/kustomization.yaml"))
     assert image == f"{world['registry'].addr}/{world['image']}@{artifact['digest']}"
     return record
 
