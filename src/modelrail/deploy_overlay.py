@@ -48,6 +48,7 @@ def render_overlay(repo: Path, env: str, image: str, record: dict) -> dict[Path,
     repository, sep, digest = image.partition("@")
     if not sep or not digest.startswith("sha256:"):
         raise ConfigError(f"image {image!r} is not pinned by digest (expected <repository>@sha256:<hex>)")
+    name = base_image_name(repo)
     overlay = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -58,7 +59,7 @@ def render_overlay(repo: Path, env: str, image: str, record: dict) -> dict[Path,
             "modelrail.dev/model-version": str(record["model_version"]),
             "modelrail.dev/content-hash": record["content_hash"],
         },
-        "images": [{"name": base_image_name(repo), "newName": repository, "digest": digest}],
+        "images": [{"name": name, "newName": repository, "digest": digest}],
     }
     header = f"# Written by `modelrail promote` for {env}: edit {BASE}/, not this file.\n"
     return {repo / "deploy" / env / KUSTOMIZATION: header + yaml.safe_dump(overlay, sort_keys=False)}
