@@ -5,19 +5,38 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint format bench bench-containerize docs clean
+.PHONY: demo test lint format bench bench-containerize bench-first-hour docs clean
 
-$(VENV)/.installed: pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	@# The setup action builds modelrail without build isolation in this environment: it needs a current setuptools.
-	$(BIN)/python -m pip install --quiet -c constraints.txt --upgrade pip setuptools
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+# uv from PATH; on a machine without it, pip puts the pinned uv into the venv first (the one pip download).
+SYSTEM_UV := $(shell command -v uv 2>/dev/null)
+UV := $(or $(SYSTEM_UV),$(BIN)/uv)
+define make-venv
+	test -x $(BIN)/python || $(if $(SYSTEM_UV),uv venv --quiet --python $(PYTHON),$(PYTHON) -m venv) $(VENV)
+	test -x $(UV) || $(BIN)/python -m pip install --quiet -c constraints.txt uv
+endef
+
+# The demo needs the template's pipeline and cookiecutter only. A venv made by `make test` has all of it already,
+# so the install below then only checks (a venv from before this stamp existed keeps working).
+$(VENV)/.demo-installed: pyproject.toml constraints.txt
+	$(make-venv)
+	@# pip: MLflow records its version in each model's environment, as it does in a baked repo's venv.
+	$(UV) pip install --quiet --python $(BIN)/python -c constraints.txt pip -e '.[demo]'
 	touch $@
 
-demo: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(make-venv)
+	@# The setup action builds modelrail without build isolation in this environment (setuptools), and the
+	@# containerize wheelhouse is downloaded with this venv's pip.
+	$(UV) pip install --quiet --python $(BIN)/python -c constraints.txt pip setuptools -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.demo-installed
 	$(BIN)/python scripts/demo.py build/demo
 
 test: $(VENV)/.installed
+	@# The guide's browser test needs Chromium: the Debian package, installed when absent as infra/ installs Docker.
+	command -v chromium > /dev/null || [ "$$(id -u)" != 0 ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium > /dev/null; }
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -38,6 +57,9 @@ bench: $(VENV)/.installed
 
 bench-containerize: $(VENV)/.installed
 	$(BIN)/python benchmarks/containerize.py
+
+bench-first-hour: $(VENV)/.installed
+	$(BIN)/python benchmarks/first_hour.py
 
 clean:
 	rm -rf build site $(VENV)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,9 @@ CONTEXT = json.loads(r'''{{ cookiecutter | tojson }}''')
 # fmt: on
 
 SAMPLE_DATA = "data/raw/breast_cancer.csv"
+MODELRAIL_SOURCE_FILE = ".modelrail-source"
+# The Makefile puts the recorded path inside double quotes in a shell command: nothing a shell would expand there.
+SAFE_PATH_RE = re.compile(r"^[A-Za-z0-9._/+@ -]+$")
 REMOTE_NAME = "local"
 URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://")
 # cookiecutter's built-in abbreviations, expanded so that cruft (plain git) can clone the template.
@@ -71,13 +75,30 @@ def git(*args: str, what: str) -> str:
     return run(["git", *args], what, "install git 2.28 or newer and make sure it is on PATH")
 
 
-def dvc(*args: str, what: str) -> str:
-    """Run DVC from cookiecutter's own interpreter, where it is installed next to cookiecutter."""
-    return run(
-        [sys.executable, "-m", "dvc", *args],
-        what,
-        "install dvc into the environment that runs cookiecutter, e.g. `pipx inject cookiecutter dvc`",
-    )
+DVC_FIX = "install dvc into the environment that runs cookiecutter, e.g. `pipx inject cookiecutter dvc`"
+# Every DVC step in one interpreter, stopping at the first that fails; the exit code says which (100 + its index).
+# A `python -m dvc` start costs about a second of imports, most of a bake's time when each step paid it.
+DVC_STEPS_SCRIPT = """
+import json, sys
+from dvc.cli import main
+for index, args in enumerate(json.loads(sys.argv[1])):
+    if main(args) != 0:
+        sys.exit(100 + index)
+"""
+
+
+def dvc_steps(steps: list[tuple[list[str], str]]) -> None:
+    """Run (DVC arguments, what it does) steps from cookiecutter's own interpreter, where DVC is installed next to
+    cookiecutter; a failure raises HookError naming the step, with DVC's own error text."""
+    args = [sys.executable, "-c", DVC_STEPS_SCRIPT, json.dumps([step for step, _ in steps])]
+    result = subprocess.run(args, capture_output=True, text=True, env=quiet_env(), check=False)
+    if result.returncode == 0:
+        return
+    index = result.returncode - 100
+    what = steps[index][1] if 0 <= index < len(steps) else "dvc"
+    detail = (result.stderr or result.stdout).strip().splitlines()
+    tail = " | ".join(detail[-3:]) if detail else f"exit code {result.returncode}"
+    raise HookError(f"{what} failed: {tail} (fix: {DVC_FIX})")
 
 
 def environment_names(value: str) -> list[str]:
@@ -96,31 +117,29 @@ def init_git() -> None:
 
 
 def init_dvc(remote: str, endpoint: str) -> None:
-    """Initialise DVC and make the answer the default remote.
+    """Initialise DVC, make the answer the default remote, put the sample data under DVC and push it, so a fresh
+    clone can `dvc pull` it.
 
     The remote path is passed exactly as answered, from the repository root: DVC resolves a relative path against
     the working directory and stores it relative to .dvc/config, so `../x` ends up as `../../x` in the config.
+    Remote URLs are not pushed here: they need credentials and a DVC plugin (e.g. dvc-s3) that the machine running
+    cookiecutter may not have, and a failed push would throw the whole generated repository away.
     An S3-compatible store's endpoint goes into the config too; its credentials never do (DVC reads them from
     AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, which CI gets from OIDC).
     """
-    dvc("init", "--quiet", what="dvc init")
-    dvc("config", "core.analytics", "false", what="dvc config core.analytics")
-    dvc("remote", "add", "--default", REMOTE_NAME, remote, what=f"dvc remote add {REMOTE_NAME}")
+    steps = [
+        (["init", "--quiet"], "dvc init"),
+        (["config", "core.analytics", "false"], "dvc config core.analytics"),
+        (["remote", "add", "--default", REMOTE_NAME, remote], f"dvc remote add {REMOTE_NAME}"),
+    ]
     if endpoint:
-        dvc("remote", "modify", REMOTE_NAME, "endpointurl", endpoint, what=f"dvc remote modify {REMOTE_NAME}")
-
-
-def track_sample_data(remote: str) -> None:
-    """Put the sample data under DVC and push it, so a fresh clone can `dvc pull` it.
-
-    Remote URLs are not pushed here: they need credentials and a DVC plugin (e.g. dvc-s3) that the machine running
-    cookiecutter may not have, and a failed push would throw the whole generated repository away.
-    """
-    dvc("add", "--quiet", SAMPLE_DATA, what=f"dvc add {SAMPLE_DATA}")
+        steps.append((["remote", "modify", REMOTE_NAME, "endpointurl", endpoint], f"dvc remote modify {REMOTE_NAME}"))
+    steps.append((["add", "--quiet", SAMPLE_DATA], f"dvc add {SAMPLE_DATA}"))
+    if not is_url(remote):
+        steps.append((["push", "--quiet"], f"dvc push to {remote}"))
+    dvc_steps(steps)
     if is_url(remote):
         print(f"NOTE: the DVC remote {remote} was not pushed to; run `dvc push` once its credentials are set up.")
-        return
-    dvc("push", "--quiet", what=f"dvc push to {remote}")
 
 
 def identity_args(name: str, email: str) -> list[str]:
@@ -183,6 +202,45 @@ def template_folder(context: dict) -> Path | None:
         if candidate.is_absolute() and (candidate / "cookiecutter.json").is_file():
             return candidate.resolve()
     return None
+
+
+def local_template_folder(context: dict) -> Path | None:
+    """The modelrail checkout this repository was baked from, when the template was given as a local path (a
+    template cloned from a git URL is a cookiecutter cache, not a checkout anyone maintains)."""
+    template = str(context.get("_template") or "")
+    prefix, _, rest = template.partition(":")
+    if (prefix in ABBREVIATIONS and rest) or URL_RE.match(template) or template.startswith("git@"):
+        return None
+    folder = template_folder(context)
+    return folder if folder is not None and (folder / "pyproject.toml").is_file() else None
+
+
+def record_modelrail_source(context: dict) -> None:
+    """`make setup` installs modelrail from the checkout named in .modelrail-source (untracked: a path on this
+    machine) while it exists, so a repository baked from a checkout sets up offline and runs that checkout's code."""
+    folder = local_template_folder(context)
+    if folder is None:
+        return
+    if not SAFE_PATH_RE.match(str(folder)):
+        print(f"NOTE: {folder} is not recorded as modelrail's source: `make setup` would pass it to a shell.")
+        return
+    Path(MODELRAIL_SOURCE_FILE).write_text(f"{folder}\n", encoding="utf-8")
+
+
+def next_steps(repo: Path) -> str:
+    """The lines a bake ends with: where the repository is and the three commands to run next."""
+    try:
+        shown = os.path.relpath(repo, os.environ.get("PWD") or os.getcwd())
+    except ValueError:  # another drive on Windows
+        shown = str(repo)
+    if shown.startswith(".."):
+        shown = str(repo)
+    return (
+        f"\nCreated {repo}. Next:\n"
+        f"  cd {shlex.quote(shown)}\n"
+        "  make setup      # .venv with modelrail, DVC, MLflow; the pre-commit hooks\n"
+        "  make pipeline   # every stage and gate, offline; then `make help` for the rest\n"
+    )
 
 
 def write_cruft_state(context: dict) -> None:
@@ -324,13 +382,14 @@ def main() -> int:
     try:
         init_git()
         init_dvc(ANSWERS["dvc_remote"], ANSWERS["dvc_remote_endpoint"])
-        track_sample_data(ANSWERS["dvc_remote"])
         write_cruft_state(CONTEXT)
+        record_modelrail_source(CONTEXT)
         first_commit(ANSWERS["author_name"], ANSWERS["author_email"])
         create_environment_branches(environment_names(ANSWERS["environments"]))
     except HookError as error:
         print(f"ERROR: {error}", file=sys.stderr)
         return 1
+    print(next_steps(Path.cwd()))
     return 0
 
 

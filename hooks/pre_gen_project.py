@@ -6,6 +6,7 @@ never close the raw `'''` string around it, whatever the answer holds.
 
 from __future__ import annotations
 
+import functools
 import json
 import keyword
 import re
@@ -65,6 +66,7 @@ class AnswerError(Exception):
 
     def __init__(self, answer: str, problem: str, fix: str) -> None:
         super().__init__(f"{answer} {problem} (fix: {fix})")
+        self.answer = answer
 
 
 def has_control_characters(text: str) -> bool:
@@ -79,11 +81,15 @@ def has_control_characters(text: str) -> bool:
 def check_free_text(answers: dict) -> None:
     """Free text is baked as inert text, so only its shape is checked: one non-empty line."""
     for key in FREE_TEXT:
-        value = answers[key]
-        if not value.strip():
-            raise AnswerError(key, "is empty", f"give a non-empty {key.replace('_', ' ')}")
-        if has_control_characters(value):
-            raise AnswerError(key, "contains a newline or another control character", "use a single line of text")
+        check_line(key, answers[key])
+
+
+def check_line(key: str, value: str) -> None:
+    """One free-text answer: a non-empty single line."""
+    if not value.strip():
+        raise AnswerError(key, "is empty", f"give a non-empty {key.replace('_', ' ')}")
+    if has_control_characters(value):
+        raise AnswerError(key, "contains a newline or another control character", "use a single line of text")
 
 
 def check_slug(slug: str) -> None:
@@ -179,83 +185,114 @@ def check_dvc_remote(remote: str) -> None:
     raise AnswerError("dvc_remote", f"{remote!r} is inside the repository", fix)
 
 
-def check_dvc_remote_endpoint(endpoint: str, remote: str) -> None:
-    """An endpoint URL only makes sense for an s3:// remote; it lands in .dvc/config, so it must carry no secret."""
-    if not endpoint:
-        return
-    fix = "give the store's URL without credentials, e.g. https://minio.example.com:9000, and an s3:// dvc_remote"
-    if not remote.startswith("s3://"):
-        raise AnswerError("dvc_remote_endpoint", f"is set but dvc_remote {remote!r} is not an s3:// URL", fix)
-    if not ENDPOINT_RE.fullmatch(endpoint):
-        raise AnswerError("dvc_remote_endpoint", f"{endpoint!r} is not an http(s)://host[:port] URL", fix)
+def check_dvc_remote_endpoint(endpoint: str) -> None:
+    """The endpoint lands in .dvc/config, so it must be a plain URL that carries no secret (empty: AWS S3)."""
+    if endpoint and not ENDPOINT_RE.fullmatch(endpoint):
+        raise AnswerError(
+            "dvc_remote_endpoint",
+            f"{endpoint!r} is not an http(s)://host[:port] URL",
+            "give the store's URL without credentials, e.g. https://minio.example.com:9000",
+        )
 
 
-def check_gitops(controller: str, slug: str, environments: list[str]) -> None:
-    """The sync resources (deploy/sync/<env>.yaml) are written for one controller, into namespace <slug>-<env>."""
+def check_gitops(controller: str) -> None:
+    """The sync resources (deploy/sync/<env>.yaml) are written for one controller, or none."""
     if controller not in GITOPS_CONTROLLERS:
         choices = ", ".join(GITOPS_CONTROLLERS)
         raise AnswerError("gitops", f"{controller!r} is not supported", f"choose one of {choices}")
-    if controller == "none":
-        return
-    for env in environments:
-        if len(f"{slug}-{env}") > NAMESPACE_MAX:
-            raise AnswerError(
-                "gitops",
-                f"needs the namespace {slug}-{env}, longer than {NAMESPACE_MAX} characters",
-                "choose a shorter project_slug or environment name, or gitops none",
+
+
+def combination_problems(answers: dict) -> list[AnswerError]:
+    """Checks that need two answers: an endpoint needs an s3:// remote; each namespace <slug>-<env> a DNS label."""
+    found = []
+    remote = answers["dvc_remote"]
+    if answers["dvc_remote_endpoint"] and not remote.startswith("s3://"):
+        found.append(
+            AnswerError(
+                "dvc_remote_endpoint",
+                f"is set but dvc_remote {remote!r} is not an s3:// URL",
+                "leave it empty, or answer dvc_remote with s3://bucket/path",
             )
+        )
+    if answers["gitops"] != "none":
+        for env in parse_environments(answers["environments"]):
+            if len(f"{answers['project_slug']}-{env}") > NAMESPACE_MAX:
+                found.append(
+                    AnswerError(
+                        "gitops",
+                        f"needs the namespace {answers['project_slug']}-{env}, longer than {NAMESPACE_MAX} characters",
+                        "choose a shorter project_slug or environment name, or gitops none",
+                    )
+                )
+    return found
+
+
+# GitHub and registry names are used in URLs and image references: answer -> (pattern, what it must be, example).
+IDENTIFIERS = {
+    "github_owner": (GITHUB_OWNER_RE, "a GitHub user or organisation name", "e.g. my-org"),
+    "modelrail_repository": (REPOSITORY_RE, "a GitHub owner/name", "e.g. modelrail/modelrail"),
+    "container_registry": (REGISTRY_RE, "a lowercase registry/namespace", "e.g. ghcr.io/my-org"),
+    "modelrail_version": (VERSION_RE, "a release version", "e.g. 0.1.0"),
+}
+
+
+def check_identifier(key: str, value: str) -> None:
+    """Reject anything that is not the kind of name IDENTIFIERS says the answer is."""
+    pattern, kind, example = IDENTIFIERS[key]
+    if not pattern.match(value):
+        raise AnswerError(key, f"{value!r} is not {kind}", example)
 
 
 def check_identifiers(answers: dict) -> None:
-    """GitHub and registry names are used in URLs and image references; reject anything that is not one."""
-    if not GITHUB_OWNER_RE.match(answers["github_owner"]):
-        raise AnswerError(
-            "github_owner", f"{answers['github_owner']!r} is not a GitHub user or organisation name", "e.g. my-org"
-        )
-    if not REPOSITORY_RE.match(answers["modelrail_repository"]):
-        raise AnswerError(
-            "modelrail_repository",
-            f"{answers['modelrail_repository']!r} is not a GitHub owner/name",
-            "e.g. modelrail/modelrail",
-        )
-    if not REGISTRY_RE.match(answers["container_registry"]):
-        raise AnswerError(
-            "container_registry",
-            f"{answers['container_registry']!r} is not a lowercase registry/namespace",
-            "e.g. ghcr.io/my-org",
-        )
-    if not VERSION_RE.match(answers["modelrail_version"]):
-        raise AnswerError(
-            "modelrail_version", f"{answers['modelrail_version']!r} is not a release version", "e.g. 0.1.0"
-        )
+    """Every GitHub and registry name among the answers."""
+    for key in IDENTIFIERS:
+        check_identifier(key, answers[key])
+
+
+# Each answer's own check, so that `modelrail new` can check an answer as it is typed and ask again.
+ANSWER_CHECKS = {
+    **{key: functools.partial(check_line, key) for key in FREE_TEXT},
+    "project_slug": check_slug,
+    "package_name": check_package_name,
+    "author_email": check_email,
+    "python_version": check_python_version,
+    "environments": parse_environments,
+    "mlflow_tracking_uri": check_tracking_uri,
+    "dvc_remote": check_dvc_remote,
+    "dvc_remote_endpoint": check_dvc_remote_endpoint,
+    "gitops": check_gitops,
+    **{key: functools.partial(check_identifier, key) for key in IDENTIFIERS},
+}
+
+
+def problems(answers: dict) -> list[AnswerError]:
+    """Every bad answer, one error each, so that a single run reports them all."""
+    found = []
+    for key, value in answers.items():
+        if not isinstance(value, str):
+            found.append(AnswerError(key, f"must be text, got {type(value).__name__}", "answer with a string"))
+            continue
+        try:
+            ANSWER_CHECKS.get(key, lambda value: None)(value)
+        except AnswerError as error:
+            found.append(error)
+    # Only answers that are each valid are worth combining; a bad one is already reported.
+    return found or combination_problems(answers)
 
 
 def validate(answers: dict) -> None:
     """Run every check; the first problem found is raised as an AnswerError."""
-    for key, value in answers.items():
-        if not isinstance(value, str):
-            raise AnswerError(key, f"must be text, got {type(value).__name__}", "answer with a string")
-    check_free_text(answers)
-    check_slug(answers["project_slug"])
-    check_package_name(answers["package_name"])
-    check_email(answers["author_email"])
-    check_python_version(answers["python_version"])
-    environments = parse_environments(answers["environments"])
-    check_tracking_uri(answers["mlflow_tracking_uri"])
-    check_dvc_remote(answers["dvc_remote"])
-    check_dvc_remote_endpoint(answers["dvc_remote_endpoint"], answers["dvc_remote"])
-    check_gitops(answers["gitops"], answers["project_slug"], environments)
-    check_identifiers(answers)
+    found = problems(answers)
+    if found:
+        raise found[0]
 
 
 def main() -> int:
-    """Exit 1 with one `ERROR:` line and no traceback, so cookiecutter stops before writing anything."""
-    try:
-        validate(ANSWERS)
-    except AnswerError as error:
+    """Exit 1 with one `ERROR:` line per bad answer and no traceback, so cookiecutter stops before writing anything."""
+    found = problems(ANSWERS)
+    for error in found:
         print(f"ERROR: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if found else 0
 
 
 if __name__ == "__main__":

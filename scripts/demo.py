@@ -32,7 +32,8 @@ def main(output: Path) -> int:
     env.pop("MLFLOW_TRACKING_URI", None)
     print("==> Running the pipeline with every gate: dvc repro", flush=True)
     status = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=env).returncode
-    gates = sorted((repo / "gates").glob("*.md"))
+    # Failed gates first: a report is read from the top.
+    gates = sorted((repo / "gates").glob("*.md"), key=lambda md: (_passed(md.with_suffix(".json")), md.name))
     report = output / "report.md"
     metrics = (repo / "metrics/metrics.json").read_text() if (repo / "metrics/metrics.json").exists() else "{}"
     parts = [f"# Pipeline report for {repo.name}", "", "## Metrics", "", "```json", metrics.strip(), "```", ""]
@@ -51,6 +52,10 @@ def main(output: Path) -> int:
 """
     )
     return status
+
+
+def _passed(record: Path) -> bool:
+    return record.is_file() and json.loads(record.read_text()).get("passed") is True
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -77,37 +77,61 @@ def actions_page() -> str:
 
 def _commands(parser, prefix: list[str]):
     """(command words, help, parser) for every leaf command of the argparse tree."""
-    import argparse
-
     subparsers = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
     if not subparsers:
-        yield prefix, parser
+        yield prefix, parser.description or "", parser
         return
     for action in subparsers:
+        helps = {choice.dest: choice.help for choice in action._choices_actions}
         for name, child in action.choices.items():
-            yield from _commands(child, [*prefix, name])
+            for words, help_text, leaf in _commands(child, [*prefix, name]):
+                yield words, help_text or helps.get(name, ""), leaf
 
 
 def cli_page() -> str:
     sys.path.insert(0, str(ROOT / "src"))
     from modelrail.cli import build_parser
 
-    os.environ["COLUMNS"] = "110"  # argparse wraps help to the terminal: fix the width so builds are reproducible
     parser = build_parser()
     lines = [
         "# CLI reference",
         "",
         "Generated at build time from the `modelrail` argument parser. Exit codes: `0` passed, `1` a gate failed",
-        "(the message names the check, the file and the column), `2` usage or configuration error.",
+        "(the message names the check, the file and the column), `2` usage or configuration error, `3` an",
+        "unexpected error.",
         "",
-        "```text",
-        parser.format_help().rstrip(),
-        "```",
-        "",
+        "| command | what it does |",
+        "|---|---|",
     ]
-    for words, command in _commands(parser, []):
-        lines += [f"## modelrail {' '.join(words)}", "", "```text", command.format_help().rstrip(), "```", ""]
+    commands = list(_commands(parser, []))
+    for words, help_text, _ in commands:
+        anchor = "-".join(["modelrail", *words])
+        lines.append(f"| [`modelrail {' '.join(words)}`](#{anchor}) | {_cell(help_text)} |")
+    lines.append("")
+    for words, help_text, command in commands:
+        anchor = "-".join(["modelrail", *words])
+        lines += [f"## modelrail {' '.join(words)} {{#{anchor}}}", "", _cell(help_text), ""]
+        lines += ["```text", command.format_usage().strip().removeprefix("usage: "), "```", ""]
+        options = [
+            action
+            for action in command._actions
+            if action.help != argparse.SUPPRESS and not isinstance(action, argparse._HelpAction)
+        ]
+        lines += ["| option | value | default | what it does |", "|---|---|---|---|"]
+        for action in options:
+            names = ", ".join(f"`{name}`" for name in action.option_strings) or f"`{action.dest}`"
+            value = "" if action.nargs == 0 else f"`{action.metavar or action.dest.upper()}`"
+            default = "" if action.default in (None, False, argparse.SUPPRESS) else f"`{action.default}`"
+            required = " (required)" if action.required else ""
+            repeat = " (repeatable)" if isinstance(action, argparse._AppendAction) else ""
+            lines.append(f"| {names} | {value} | {default} | {_cell(action.help or '')}{required}{repeat} |")
+        lines.append("")
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text for one Markdown table cell."""
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def schema_keys() -> list[str]:

@@ -14,6 +14,7 @@ COMMANDS = {
     ("containerize", "build"): [],
     ("containerize", "smoke"): ["--image", "x:1"],
     ("containerize", "push"): ["--registry", "127.0.0.1:5000"],
+    ("new",): ["--output-dir", "out"],
     ("register",): [],
     ("promote",): ["--env", "staging"],
     ("rollback",): ["--env", "staging", "--to", "3", "--reject"],

@@ -23,7 +23,12 @@ def test_good_data_passes_and_records_every_expectation(workdir, suite, capsys):
     assert len(record["inputs"]["suite"]["sha256"]) == 64
     assert record["versions"]["great_expectations"].startswith("1.")
     assert "data gate ✅ passed" in (workdir / "gates/data.md").read_text()
-    assert "Gate record: gates/data.json" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    checks = len(record["checks"])
+    assert (
+        out
+        == f"data gate passed: {checks} of {checks} checks passed (record gates/data.json, full table gates/data.md)\n"
+    )
 
 
 BAD_CSV = {
@@ -122,6 +127,39 @@ def test_annotations_and_step_summary_inside_github_actions(workdir, suite, caps
     assert gate("bad.csv", suite) == 1
     assert "::error file=bad.csv::data gate: bad.csv: column 'height'" in capsys.readouterr().out
     assert "data gate ❌ FAILED" in summary.read_text()
+
+
+def test_the_terminal_shows_a_verdict_and_each_failure_once_grouped(workdir, suite, capsys):
+    """A missing column fails every check on it: the terminal says so in one line, the table goes to the summary."""
+    (workdir / "bad.csv").write_text("label\n" + "a\n" * 20)
+    assert gate("bad.csv", suite) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("data gate FAILED: ") and len(captured.out.splitlines()) == 1
+    errors = captured.err.splitlines()
+    missing = [line for line in errors if "missing column(s)" in line]
+    assert missing == ["ERROR: data gate: bad.csv: 2 missing column(s): height, count (7 checks fail on them)"], (
+        captured.err
+    )
+    assert len(errors) == len(set(errors)), "a failure was printed twice"
+    assert "|" not in captured.out + captured.err, "no table rows in the terminal"
+    assert "| ❌ |" in (workdir / "gates/data.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("replace", "expected"),
+    [
+        (("1.6,1,b", "tall,1,b"), "expected type float64, found text (str): 1 of 20 values, e.g. row 2: 'tall'"),
+        (("1.6,1,b", "99.0,1,b"), "1 of 20 values fail expect_column_values_to_be_between"),
+    ],
+    ids=["type", "range"],
+)
+def test_type_and_range_failures_show_a_count_and_examples_with_row_numbers(workdir, suite, capsys, replace, expected):
+    (workdir / "bad.csv").write_text(GOOD_CSV.replace(*replace))
+    assert gate("bad.csv", suite) == 1
+    err = capsys.readouterr().err
+    assert expected in err, err
+    value = replace[1].split(",")[0]
+    assert f"row 2: {value!r}" in err or f"row 2: {float(value)!r}" in err
 
 
 def test_cli_failure_has_no_traceback(workdir, suite):

@@ -61,7 +61,7 @@ def test_undrifted_data_passes_and_records_both_inputs(workdir, reference, capsy
     }
     report = Path("gates/drift.md").read_text()
     assert "drift gate ✅ passed" in report and "```mermaid" not in report
-    assert "Gate record: gates/drift.json" in capsys.readouterr().out
+    assert "drift gate passed: " in capsys.readouterr().out
 
 
 def test_a_shifted_numeric_column_fails_with_its_name_and_a_chart(workdir, reference, capsys):

@@ -453,3 +453,43 @@ def test_bake_with_hostile_free_text_stays_inert(tmp_path):
             # GitHub expressions (`${{ ... }}`) in the copied-as-is workflows are not template markup.
             text = re.sub(r"\$\{\{.*?\}\}", "", file.read_text(encoding="utf-8", errors="replace"))
             assert "{{" not in text and "}}" not in text, file
+
+
+def test_only_a_local_template_is_recorded_as_the_modelrail_source(tmp_path):
+    """A template cloned from a URL is cookiecutter's cache, not a checkout: such a repo installs the release."""
+    hook = import_hook("post_gen_project", default_answers(), tmp_path)
+    for template in ("gh:my-org/modelrail", "https://example.com/modelrail.git", "git@example.com:org/modelrail"):
+        assert hook.local_template_folder({"_template": template, "_repo_dir": str(ROOT)}) is None
+    assert hook.local_template_folder({"_template": str(ROOT), "_repo_dir": str(ROOT)}) == ROOT
+
+
+def test_pre_gen_reports_every_bad_answer_at_once(defaults, tmp_path):
+    bad = {"project_slug": "Churn!", "python_version": "3.9", "environments": "main,prod", "author_email": "x"}
+    result = run_pre_gen({**defaults, **bad}, tmp_path)
+
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert sorted(line.split()[1] for line in lines) == sorted(bad), result.stderr
+    assert all(line.startswith("ERROR: ") and "(fix: " in line for line in lines)
+
+
+def test_every_answer_has_its_own_check(defaults, tmp_path):
+    """`modelrail new` checks each answer as it is typed with these; a question without one would go unchecked."""
+    module = import_hook("pre_gen_project", defaults, tmp_path)
+    assert set(module.ANSWER_CHECKS) == set(module.ANSWERS)
+
+
+def test_a_checkout_path_a_shell_would_expand_is_not_recorded(tmp_path, monkeypatch, capsys):
+    hook = import_hook("post_gen_project", default_answers(), tmp_path)
+    checkout = tmp_path / "$(touch pwned)"
+    checkout.mkdir()
+    for name in ("cookiecutter.json", "pyproject.toml"):
+        (checkout / name).write_text("{}")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    monkeypatch.chdir(repo)
+    hook.record_modelrail_source({"_template": str(checkout), "_repo_dir": str(checkout)})
+    assert not (repo / ".modelrail-source").exists()
+    assert "is not recorded" in capsys.readouterr().out
+    hook.record_modelrail_source({"_template": str(ROOT), "_repo_dir": str(ROOT)})
+    assert (repo / ".modelrail-source").read_text() == f"{ROOT}\n"

@@ -74,3 +74,32 @@ def test_records_older_than_the_run_are_not_counted(repo):
 def test_no_records_is_a_usage_error(workdir, capsys):
     assert main(["report", "--out", "r.md"]) == 2
     assert "gates: no gate records" in capsys.readouterr().err
+
+
+def test_the_commit_is_one_code_span_without_a_line_break(repo):
+    assert main(["report", "--out", "r.md"]) == 0
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True).stdout
+    assert f"Commit `{head.strip()}`." in (repo / "r.md").read_text()
+
+
+def test_failures_come_first_and_each_gate_is_named_by_its_record(repo):
+    (repo / "gates/features.json").write_text(record("data", [("expect_c", "area", True)]))
+    (repo / "gates/raw.json").write_text(record("data", [("expect_a", "radius", True), ("expect_b", "area", False)]))
+    assert main(["report", "--out", "r.md"]) == 1
+    text = (repo / "r.md").read_text()
+    assert text.index("### What failed") < text.index("### Gates")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "`gates/" in line]
+    assert rows[0].split("|")[2].strip() == "raw"
+    assert {row.split("|")[2].strip() for row in rows} == {"raw", "features", "model"}
+
+
+def test_summaries_of_two_data_gates_have_different_headings(workdir, tmp_path):
+    from modelrail.gate_records import Check, GateResult, render_summary
+
+    def summary(name: str) -> str:
+        checks = [Check("expect_a", True, "ok")]
+        result = GateResult("data", checks, {}, tmp_path / f"{name}.json", tmp_path / f"{name}.md")
+        return render_summary(result).splitlines()[0]
+
+    assert summary("raw") == "### raw: data gate ✅ passed"
+    assert summary("features") == "### features: data gate ✅ passed"

@@ -34,6 +34,7 @@ def expected_files(package: str, environments: str = "staging,production", gitop
         ".github/workflows/publish.yml",
         ".github/workflows/pull-request.yml",
         ".github/workflows/template-update.yml",
+        ".github/dependabot.yml",
         ".github/zizmor.yml",
         ".gitignore",
         ".pre-commit-config.yaml",

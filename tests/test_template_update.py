@@ -87,7 +87,7 @@ def test_scheduled_workflows_are_baked_with_least_privilege(tmp_path):
         text = (repo / ".github" / "workflows" / workflow).read_text()
         assert "schedule:" in text and "workflow_dispatch:" in text
         assert "\npermissions: {}\n" in text
-        assert "peter-evans/create-pull-request@271a8d0340265f705b14b6d32b9829c1cb33d45e # v7.0.8" in text
+        assert "peter-evans/create-pull-request@5f6978faf089d4d20b00c7766989d076bb2fc7f1 # v8.1.1" in text
         for line in text.splitlines():
             if line.strip().startswith(("run:", "echo", "dvc", "cruft")):
                 assert "${{" not in line, f"{workflow}: an expression inside a run script: {line}"

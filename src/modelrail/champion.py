@@ -145,7 +145,9 @@ def compare(metrics: dict, metrics_path: Path, config: dict, config_path: Path, 
             if ok
             else f"{config_path}: gates.model.champion.when_missing is 'fail' (fix: promote a first model version)"
         )
-        return [Check(name=f"champion {alias}", success=ok, message=message)], record
+        # A passing check worth reading in the terminal too, where passed checks are otherwise not listed.
+        note = {"note": True} if ok else {}
+        return [Check(name=f"champion {alias}", success=ok, message=message, details=note)], record
     tolerance = float(champion_settings["tolerance"])
     thresholds = config.get("gates", {}).get("model", {}).get("thresholds", {})
     checks = []

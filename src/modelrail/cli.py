@@ -59,6 +59,13 @@ def _pull_request_report(args: argparse.Namespace) -> int:
     return PASSED if result.passed else FAILED
 
 
+def _new(args: argparse.Namespace) -> int:
+    from modelrail import new
+
+    new.run(args.template, args.output_dir)
+    return PASSED
+
+
 def _containerize_build(args: argparse.Namespace) -> int:
     from modelrail import container_build, step_outputs
 
@@ -188,10 +195,12 @@ def _release_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _report(result) -> int:
-    print(result.summary_path.read_text(encoding="utf-8"), end="")
-    for check in result.failures:
-        print(f"ERROR: {result.gate} gate: {check.message}", file=sys.stderr)
-    print(f"Gate record: {result.record_path}")
+    from modelrail.gate_records import render_terminal
+
+    out, failures = render_terminal(result)
+    print("\n".join(out))
+    for _, message in failures:
+        print(f"ERROR: {result.gate} gate: {message}", file=sys.stderr)
     return PASSED if result.passed else FAILED
 
 
@@ -293,6 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)",
     )
     push.set_defaults(handler=_containerize_push)
+
+    new = commands.add_parser("new", help="bake a new model repo: each question checked as it is answered")
+    new.add_argument("--template", type=Path, help="template checkout (default: the one this modelrail runs from)")
+    new.add_argument(
+        "--output-dir", type=Path, help="where the repo goes (default: here, or next to the template when inside it)"
+    )
+    new.set_defaults(handler=_new)
 
     register = commands.add_parser("register", help="tag the trained model version with its content identity")
     register.set_defaults(handler=_register)

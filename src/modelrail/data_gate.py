@@ -81,9 +81,14 @@ def _to_check(outcome, table: Table, present: set[str]) -> Check:
     examples = [_plain(value) for value in (result.get("partial_unexpected_list") or [])[:_EXAMPLES]]
     if examples:
         details["unexpected_examples"] = examples
+        # Rows counted from 1 without the header, as a spreadsheet or `sed -n` (plus one) shows them.
+        indexes = result.get("partial_unexpected_index_list") or []
+        if len(indexes) >= len(examples):
+            details["unexpected_rows"] = [_plain(index) + 1 for index in indexes[: len(examples)]]
     if outcome.success:
         message = "ok"
     elif column is not None and column not in present:
+        details["missing_column"] = True  # reported once per file for all such checks, not once per check
         message = f"column '{column}' is missing from {table.path}"
     else:
         message = _failure_message(config.type, kwargs, details, table, present)
@@ -103,6 +108,7 @@ def _failure_message(kind: str, kwargs: dict, details: dict, table: Table, prese
         expected = list(kwargs.get("column_list") or kwargs.get("column_set") or [])
         missing = [name for name in expected if name not in present]
         extra = [name for name in table.frame.columns if name not in expected]
+        details["missing_columns"], details["unexpected_columns"] = missing, [str(name) for name in extra]
         parts = []
         if missing:
             parts.append(f"missing column(s): {', '.join(missing)}")
@@ -114,16 +120,44 @@ def _failure_message(kind: str, kwargs: dict, details: dict, table: Table, prese
     if kind == "expect_column_values_to_be_in_type_list":
         dtype = table.frame[kwargs["column"]].dtype
         found = "text (str)" if dtype.kind == "O" else str(dtype)
-        return f"{where}: expected type {' or '.join(kwargs['type_list'])}, found {found}"
+        _count_wrong_types(table.frame[kwargs["column"]], kwargs["type_list"], details)
+        message = f"{where}: expected type {' or '.join(kwargs['type_list'])}, found {found}"
+        if "unexpected_count" in details:
+            message += f": {details['unexpected_count']} of {details['element_count']} values{_examples(details)}"
+        return message
     expected = ", ".join(f"{key}={value}" for key, value in kwargs.items() if key != "column")
     if "unexpected_count" in details:
         seen = f"{details['unexpected_count']} of {details.get('element_count', '?')} values fail"
-        examples = details.get("unexpected_examples")
-        tail = f", e.g. {examples}" if examples else ""
-        return f"{where}: {seen} {kind}({expected}){tail}"
+        return f"{where}: {seen} {kind}({expected}){_examples(details)}"
     if "observed_value" in details:
         return f"{where}: {kind}({expected}) observed {details['observed_value']}"
     return f"{where}: {kind}({expected}) failed"
+
+
+def _examples(details: dict) -> str:
+    """`, e.g. row 3: 300, row 9: -5` from a check's examples and their rows (values alone if rows are unknown)."""
+    examples = details.get("unexpected_examples")
+    if not examples:
+        return ""
+    rows = details.get("unexpected_rows") or []
+    if len(rows) == len(examples):
+        return ", e.g. " + ", ".join(f"row {row}: {value!r}" for row, value in zip(rows, examples, strict=True))
+    return f", e.g. {examples}"
+
+
+def _count_wrong_types(series, type_list: list[str], details: dict) -> None:
+    """How many values do not fit a numeric type, with examples: a column's type is decided by its worst values, and
+    the check alone only says which type it found."""
+    import pandas as pd
+
+    if not any(name.lower().startswith(("int", "float", "double", "number")) for name in type_list):
+        return
+    present = series.notna()
+    wrong = series[present & pd.to_numeric(series, errors="coerce").isna()]
+    details["element_count"] = int(present.sum())
+    details["unexpected_count"] = len(wrong)
+    details["unexpected_examples"] = [_plain(value) for value in wrong.head(_EXAMPLES)]
+    details["unexpected_rows"] = [int(index) + 1 for index in wrong.head(_EXAMPLES).index]
 
 
 def _plain(value):

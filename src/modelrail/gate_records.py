@@ -86,12 +86,52 @@ def render_summary(result: GateResult) -> str:
     """Markdown for the terminal, $GITHUB_STEP_SUMMARY and the pull-request report: failures first."""
     passed = [check for check in result.checks if check.success]
     heading = "✅ passed" if result.passed else "❌ FAILED"
-    lines = [f"### {result.gate} gate {heading}", "", f"{len(passed)} of {len(result.checks)} checks passed.", ""]
+    # Named by the record: the raw and the feature gates are both data gates, and summaries are read side by side.
+    name = "" if result.record_path.stem == result.gate else f"{result.record_path.stem}: "
+    lines = [f"### {name}{result.gate} gate {heading}", "", f"{len(passed)} of {len(result.checks)} checks passed.", ""]
     if result.failures:
         lines += [*_table(result.failures), ""]
     if passed:
         lines += ["<details><summary>Passed checks</summary>", "", *_table(passed), "", "</details>", ""]
     return "\n".join(lines)
+
+
+def render_terminal(result: GateResult) -> tuple[list[str], list[tuple[str | None, str]]]:
+    """The terminal's share of a gate: a one-line verdict (and the notes of passed checks that carry one), and each
+    failure once as (file, message), grouped where one cause fails many checks (a missing column fails every check
+    on it). The full table is in the Markdown summary."""
+    verdict = (
+        f"{result.gate} gate {'passed' if result.passed else 'FAILED'}: "
+        f"{len(result.checks) - len(result.failures)} of {len(result.checks)} checks passed "
+        f"(record {result.record_path}, full table {result.summary_path})"
+    )
+    notes = [f"NOTE: {check.message}" for check in result.checks if check.success and check.details.get("note")]
+    missing: dict[str | None, dict[str, None]] = {}  # file -> missing columns, in the order first seen
+    on_missing: dict[str | None, int] = {}
+    failures: list[tuple[str | None, str]] = []
+    for check in result.failures:
+        if check.details.get("missing_column") or check.details.get("missing_columns"):
+            missing.setdefault(check.file, {}).update(
+                dict.fromkeys(check.details.get("missing_columns") or [check.column])
+            )
+            on_missing[check.file] = on_missing.get(check.file, 0) + 1
+            if check.details.get("unexpected_columns"):
+                failures.append(
+                    (
+                        check.file,
+                        f"{check.file}: unexpected column(s): {', '.join(check.details['unexpected_columns'])}",
+                    )
+                )
+        else:
+            failures.append((check.file, check.message))
+    grouped = [
+        (
+            file,
+            f"{file}: {len(columns)} missing column(s): {', '.join(columns)} ({on_missing[file]} checks fail on them)",
+        )
+        for file, columns in missing.items()
+    ]
+    return [verdict, *notes], list(dict.fromkeys(grouped + failures))
 
 
 def publish(result: GateResult, details: str = "") -> str:
@@ -103,9 +143,9 @@ def publish(result: GateResult, details: str = "") -> str:
     write_json_atomic(result.record_path, to_record(result))
     write_atomic(result.summary_path, summary)
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        for check in result.failures:
-            where = f" file={check.file}" if check.file else ""
-            print(f"::error{where}::{result.gate} gate: {check.message}".replace("\n", "%0A"))
+        for file, message in render_terminal(result)[1]:
+            where = f" file={file}" if file else ""
+            print(f"::error{where}::{result.gate} gate: {message}".replace("\n", "%0A"))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as handle:

@@ -69,8 +69,8 @@ def run(
     model_uri, content_hash = _artifact(run_record, model_out, stale)
     lines = [MARKER, _headline(passed, gates, pipeline_outcome), ""]
     lines += _context(base, base_rev, model_uri, content_hash)
-    lines += _gate_table(gates)
     lines += _failures(gates)
+    lines += _gate_table(gates)
     lines += _champion(gates)
     lines += _metrics_diff(
         base_rev, base, "metrics/metrics.json" in stale and not _fresh("metrics/metrics.json", since)
@@ -93,7 +93,7 @@ def _headline(passed: bool, gates: list[Gate], outcome: str) -> str:
 
 
 def _context(base: str | None, base_rev: str | None, model_uri: str, content_hash: str) -> list[str]:
-    head = _git("rev-parse", "--short", "HEAD") or "working tree"
+    head = (_git("rev-parse", "--short", "HEAD") or "").strip() or "working tree"  # git ends its output with a newline
     against = f" against `{base}` ({base_rev[:7]})" if base_rev else (f" (base `{base}` not found)" if base else "")
     lines = [f"Commit `{head}`{against}."]
     if model_uri:
@@ -104,7 +104,8 @@ def _context(base: str | None, base_rev: str | None, model_uri: str, content_has
 def _gate_table(gates: list[Gate]) -> list[str]:
     icons = {"passed": "✅", "failed": "❌", "not run": "⏭️"}
     rows = ["### Gates", "", "| | gate | record | checks passed |", "|---|---|---|---|"]
-    for gate in gates:
+    order = {"failed": 0, "not run": 1, "passed": 2}  # failures first; otherwise the pipeline's order
+    for gate in sorted(gates, key=lambda gate: order[gate.state]):
         checks = (gate.record or {}).get("checks", [])
         count = f"{sum(c.get('success', False) for c in checks)} of {len(checks)}" if gate.state != "not run" else ""
         label = gate.state if gate.state != "not run" else "not run (an earlier stage failed or is out of date)"
