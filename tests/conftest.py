@@ -128,3 +128,14 @@ def overlay_image(text: str) -> str:
 
     (image,) = yaml.safe_load(text)["images"]
     return f"{image['newName']}@{image['digest']}"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for every test that needs it (start-up costs ~10 s); the gates reuse it."""
+    require(shutil.which("java") is not None, "no Java runtime for Spark (apt openjdk-17-jre-headless)")
+    from modelrail.engines import spark_session
+
+    session = spark_session({"spark": {"master": "local[2]"}})
+    yield session
+    session.stop()

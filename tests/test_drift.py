@@ -208,3 +208,139 @@ def test_the_suite_runs_on_the_current_data_and_outputs_tell_drift_from_bad_data
     assert "passed=false" in text and "drifted=false" in text and "report-path=gates/drift.md" in text
     assert "column 'height'" in capsys.readouterr().err
     assert record()["inputs"]["suite"]["path"] == str(suite)
+
+
+# --- bounded memory: profile + streamed batches, against the exact in-memory figures --------------------------------
+
+
+def exact_figures(reference: Path, current: Path, column: str, bins: int = 10) -> tuple[float, float]:
+    """PSI over the reference's quantile bins and the exact KS distance, from both columns whole in memory."""
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import ks_2samp
+
+    ref, cur = pd.read_csv(reference)[column].dropna(), pd.read_csv(current)[column].dropna()
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
+    shares = [
+        np.bincount(np.searchsorted(edges, s, side="left"), minlength=len(edges) + 1) / len(s) for s in (ref, cur)
+    ]
+    return psi(list(shares[0]), list(shares[1])), float(ks_2samp(ref, cur).statistic)
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.3, 1.5])
+def test_streamed_figures_agree_with_the_exact_ones_within_the_stated_bound(workdir, reference, shift):
+    from modelrail import drift as drift_module
+
+    current = workdir / "current.csv"
+    current.write_text(rows(3000, seed=7, shift=shift))
+    # Batches of 97 rows: many partial batches, so the counts must add up across them.
+    drift_module.run(reference, current, None, None, Path("gates/drift.json"), Path("gates/drift.md"), batch_rows=97)
+    checks = {check["column"]: check for check in record()["checks"]}
+    exact_psi, exact_ks = exact_figures(reference, current, "size")
+    details = checks["size"]["details"]
+    assert details["psi"] == pytest.approx(exact_psi, abs=1e-6)
+    # The bound is the largest share in one fine bin: ~1/1000 inside the reference's range, more beyond it.
+    assert 0 < details["ks_error_bound"] <= 0.05
+    assert exact_ks - details["ks_error_bound"] - 1e-9 <= details["ks"] <= exact_ks + 1e-9
+    # The same record, whatever the batch size.
+    assert drift("--reference", str(reference), "--current", str(current)) == (0 if shift < 1 else 1)
+    assert {check["column"]: check["details"] for check in record()["checks"]} == {
+        name: check["details"] for name, check in checks.items()
+    }
+
+
+def test_a_shift_inside_the_bins_is_caught_by_ks_alone(workdir):
+    # Same deciles, but within each decile the current values sit at its centre: PSI ~0, KS = half a decile.
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    ref_values = rng.uniform(0, 1, 5000)
+    cur_values = (np.floor(rng.uniform(0, 1, 5000) * 10) + 0.5) / 10
+    (workdir / "reference.csv").write_text("x\n" + "".join(f"{v:.6f}\n" for v in ref_values))
+    (workdir / "current.csv").write_text("x\n" + "".join(f"{v:.6f}\n" for v in cur_values))
+    (workdir / "modelrail.yaml").write_text("environments: [production]\ndrift: {ks: 0.03}\n")
+    assert drift("--reference", "reference.csv", "--current", "current.csv") == 1
+    (check,) = record()["checks"]
+    assert check["details"]["psi"] < 0.2 and check["details"]["ks"] >= 0.03
+    assert "drifted: KS distance" in check["message"] and "PSI" not in check["message"].split("drifted:")[1]
+
+
+def test_a_categorical_column_of_new_values_fails_as_unseen(workdir, reference, capsys):
+    current = workdir / "current.csv"
+    current.write_text(rows(800, seed=2, colours="xyz"))
+    assert drift("--reference", str(reference), "--current", str(current)) == 1
+    failed = {check["column"]: check for check in record()["checks"] if not check["success"]}
+    assert set(failed) == {"colour"}
+    assert failed["colour"]["details"]["unseen_share"] == 1.0
+    assert "100.0% of its values were never seen in the reference (≥ 5.0%), e.g. [" in capsys.readouterr().err
+    # A few new values stay under the threshold; the threshold is a setting.
+    current.write_text(rows(800, seed=2, colours="r" * 30 + "g" * 30 + "b" * 39 + "x"))
+    assert drift("--reference", str(reference), "--current", str(current)) == 0
+    (workdir / "modelrail.yaml").write_text("environments: [production]\ndrift: {unseen: 0.001}\n")
+    assert drift("--reference", str(reference), "--current", str(current)) == 1
+
+
+@pytest.mark.parametrize("value", [1.5, 0, -0.1])
+def test_the_unseen_threshold_is_validated(workdir, reference, capsys, value):
+    (workdir / "modelrail.yaml").write_text(f"environments: [production]\ndrift: {{unseen: {value}}}\n")
+    assert drift("--reference", str(reference), "--current", str(reference)) == 2
+    assert f"key 'drift.unseen' must be in (0, 1], got {value}" in capsys.readouterr().err
+
+
+def test_non_finite_current_values_fail_naming_the_column(workdir, reference, capsys):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.read_csv(pd.io.common.StringIO(rows(500, seed=3)))
+    frame.loc[: int(len(frame) * 0.18) - 1, "size"] = float("inf")
+    frame.loc[0, "weight"] = float("nan")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # Parquet can hold NaN as a value (pandas would write it as missing).
+    weight = pa.array(frame["weight"].to_numpy(), from_pandas=False)
+    pq.write_table(table.set_column(1, "weight", weight), workdir / "current.parquet")
+    assert drift("--reference", str(reference), "--current", "current.parquet") == 1
+    err = capsys.readouterr().err
+    assert "current.parquet: column 'size': 90 of 500 values (18.0%) are not finite (inf or NaN)" in err
+    assert "current.parquet: column 'weight': 1 of 500 values (0.2%) are not finite" in err
+
+
+def test_a_saved_profile_replaces_the_reference(workdir, reference):
+    current = workdir / "current.csv"
+    current.write_text(rows(800, seed=2, shift=1.5))
+    assert drift("--reference", str(reference), "--current", str(current), "--save-profile", "profile.json") == 1
+    first = record()
+    assert first["inputs"]["reference"]["profile_path"] == "profile.json"
+    assert drift("--reference", "profile.json", "--current", str(current)) == 1
+    second = record()
+    assert second["checks"] == first["checks"]
+    assert second["inputs"]["reference"]["profile_sha256"] == first["inputs"]["reference"]["profile_sha256"]
+    (workdir / "modelrail.yaml").write_text("environments: [production]\ndrift: {bins: 20}\n")
+    assert drift("--reference", "profile.json", "--current", str(current)) == 2
+
+
+def test_the_ks_p_value_is_kolmogorovs_limit_distribution():
+    from scipy.stats import kstwobign
+
+    from modelrail.drift import kolmogorov_sf
+
+    for z in (0.1, 0.3, 0.5, 1.0, 1.36, 2.0, 4.0):
+        assert kolmogorov_sf(z) == pytest.approx(kstwobign.sf(z), rel=1e-9, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[]", "not a reference profile"),
+        ('{"format": "modelrail drift reference profile", "version": 1, "bins": 10}', "'rows' and 'columns'"),
+        (
+            '{"format": "modelrail drift reference profile", "version": 1, "bins": 10, "rows": 5,'
+            ' "columns": {"size": {"kind": "continuous", "rows": 5}}}',
+            "column 'size': key 'missing' must be a int",
+        ),
+    ],
+)
+def test_a_broken_profile_is_a_config_error(workdir, reference, capsys, text, expected):
+    (workdir / "profile.json").write_text(text)
+    assert drift("--reference", "profile.json", "--current", str(reference)) == 2
+    assert expected in capsys.readouterr().err

@@ -15,10 +15,20 @@ PASSED, FAILED = 0, 1
 
 def _gate_data(args: argparse.Namespace) -> int:
     from modelrail import data_gate
+    from modelrail.config import load_config
+    from modelrail.engines import choose
 
+    config_path = _config_path(args.config)
+    config = load_config(config_path) if config_path is not None else {}
+    engine = choose(args.engine, config.get("gates", {}), "data")
     record = args.record or Path("gates") / f"{args.suite.stem}.json"
-    result = data_gate.run(args.data, args.suite, record, args.summary or record.with_suffix(".md"))
+    result = data_gate.run(args.data, args.suite, record, args.summary or record.with_suffix(".md"), engine, config)
     return _report(result)
+
+
+def _config_path(given: Path | None) -> Path | None:
+    """--config, else modelrail.yaml in the working directory if there is one (a model repo's root)."""
+    return given if given is not None or not Path("modelrail.yaml").is_file() else Path("modelrail.yaml")
 
 
 def _gate_model(args: argparse.Namespace) -> int:
@@ -41,11 +51,10 @@ def _suite_init(args: argparse.Namespace) -> int:
 def _drift(args: argparse.Namespace) -> int:
     from modelrail import drift
 
-    config = args.config if args.config is not None or not Path("modelrail.yaml").is_file() else Path("modelrail.yaml")
+    config = _config_path(args.config)
     record = args.record or Path("gates/drift.json")
-    result = drift.run(
-        args.reference, args.current, args.suite, config, record, args.summary or record.with_suffix(".md")
-    )
+    summary = args.summary or record.with_suffix(".md")
+    result = drift.run(args.reference, args.current, args.suite, config, record, summary, args.save_profile)
     return _report(result)
 
 
@@ -221,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--suite", type=Path, required=True, help="GX suite JSON, e.g. expectations/raw.json")
     data.add_argument("--record", type=Path, help="gate record JSON (default: gates/<suite name>.json)")
     data.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
+    data.add_argument(
+        "--engine",
+        choices=("pandas", "spark"),
+        help="validate with pandas or Spark (default: gates.data.engine in modelrail.yaml, else pandas)",
+    )
+    data.add_argument("--config", type=Path, help="modelrail.yaml to read (default: modelrail.yaml if present)")
     data.set_defaults(handler=_gate_data)
 
     model = gate.add_parser("model", help="check evaluation metrics against modelrail.yaml thresholds")
@@ -260,7 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(handler=_suite_init)
 
     drift = commands.add_parser("drift", help="compare current data with a reference, column by column; gate on it")
-    drift.add_argument("--reference", type=Path, required=True, help="data the model was trained on (file or folder)")
+    drift.add_argument(
+        "--reference",
+        type=Path,
+        required=True,
+        help="data the model was trained on (file or folder), or its profile saved with --save-profile (.json)",
+    )
+    drift.add_argument("--save-profile", type=Path, help="also save the reference's profile here, for later runs")
     drift.add_argument(
         "--current", type=Path, required=True, help="newest data: a CSV/Parquet file or a folder of prediction logs"
     )

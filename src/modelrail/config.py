@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from modelrail.engines import ENGINES
 from modelrail.errors import ConfigError
 
 NUMBER = "number"
 STRING = "string"
 ANY_KEY = "*"
 BOUNDS = {"min": NUMBER, "max": NUMBER}
-# Drift: PSI at or above `psi`, or a KS distance at or above `ks` with a p-value below `pvalue`, is drift.
-DRIFT_LIMITS = {"psi": NUMBER, "ks": NUMBER, "pvalue": NUMBER}
+# Drift: PSI at or above `psi`, or a KS distance at or above `ks` with a p-value below `pvalue`, or a share of
+# categorical values never seen in the reference at or above `unseen`, is drift.
+DRIFT_LIMITS = {"psi": NUMBER, "ks": NUMBER, "pvalue": NUMBER, "unseen": NUMBER}
 
 # A nested dict is a mapping with exactly these keys; a list of one type is a list of it.
 SCHEMA: dict = {
@@ -22,13 +24,17 @@ SCHEMA: dict = {
     "container_registry": STRING,
     "mlflow": {"tracking_uri": STRING, "experiment": STRING, "registered_model": STRING},
     "gates": {
+        # `modelrail gate data`: pandas (default) or spark; `spark:` below says where Spark runs.
+        "data": {"engine": STRING},
         "model": {
             "thresholds": {ANY_KEY: BOUNDS},
             # Against the model version behind the target environment's registry alias (see champion.py).
             "champion": {"tolerance": NUMBER, "metrics": [STRING], "when_missing": STRING},
-        }
+        },
     },
     "drift": {**DRIFT_LIMITS, "bins": NUMBER, "exclude": [STRING], "columns": {ANY_KEY: DRIFT_LIMITS}},
+    # The Spark engine: `master` (default local[*]) and any Spark properties, as strings.
+    "spark": {"master": STRING, "conf": {ANY_KEY: STRING}},
     # `modelrail promote`'s drift gate: training data vs each environment's reference data, `drift:` thresholds.
     "promotion": {"training_data": STRING, "reference_data": {ANY_KEY: STRING}},
 }
@@ -65,6 +71,9 @@ def load_config(path: Path) -> dict:
             raise ConfigError(f"{path}: key 'gates.model.thresholds.{metric}': min is greater than max")
     _check_champion(path, data.get("gates", {}).get("model", {}).get("champion", {}))
     _check_drift(path, data.get("drift", {}))
+    engine = data.get("gates", {}).get("data", {}).get("engine", ENGINES[0])
+    if engine not in ENGINES:
+        raise ConfigError(f"{path}: key 'gates.data.engine' must be one of {', '.join(ENGINES)}, got {engine!r}")
     for name in data.get("promotion", {}).get("reference_data", {}):
         if name not in data["environments"]:
             raise ConfigError(f"{path}: key 'promotion.reference_data.{name}': '{name}' is not an environment")
@@ -112,7 +121,7 @@ def _check_drift(path: Path, drift: dict) -> None:
     for where, item in limits:
         if "psi" in item and item["psi"] <= 0:
             raise ConfigError(f"{path}: key '{where}.psi' must be greater than 0, got {item['psi']}")
-        for key in ("ks", "pvalue"):
+        for key in ("ks", "pvalue", "unseen"):
             if key in item and not 0 < item[key] <= 1:
                 raise ConfigError(f"{path}: key '{where}.{key}' must be in (0, 1], got {item[key]}")
     bins = drift.get("bins", 10)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelrail.errors import ConfigError, DataError
-from modelrail.files import digests
+from modelrail.files import digests, folder_digest
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,6 +23,18 @@ class Table:
     frame: pd.DataFrame
     digests: dict[str, str]
 
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(name) for name in self.frame.columns]
+
+    def type_name(self, column: str) -> str:
+        dtype = self.frame[column].dtype
+        return "str" if dtype.kind == "O" else str(dtype)
+
 
 def read_bytes(path: Path) -> bytes:
     if path.suffix.lower() not in CSV_SUFFIXES | PARQUET_SUFFIXES:
@@ -35,8 +47,24 @@ def read_bytes(path: Path) -> bytes:
         raise ConfigError(f"{path}: is a directory, not a data file") from None
 
 
+def parquet_parts(folder: Path) -> list[Path]:
+    """The Parquet files of a (possibly hive-partitioned) data set folder, skipping `_SUCCESS`, `.crc` and the like."""
+    parts = sorted(
+        file
+        for file in folder.rglob("*")
+        if file.is_file()
+        and file.suffix.lower() in PARQUET_SUFFIXES
+        and not any(part.startswith((".", "_")) for part in file.relative_to(folder).parts)
+    )
+    if not parts:
+        raise ConfigError(f"{folder}: a folder is read as a Parquet data set, but it holds no .parquet files")
+    return parts
+
+
 def load_table(path: Path) -> Table:
-    """Load a data file; DataError names the file (and the line or column) when it cannot be trusted."""
+    """Load a data file or a Parquet data set folder; DataError names the file (and line or column) when it is bad."""
+    if path.is_dir():
+        return _load_parquet_folder(path)
     data = read_bytes(path)
     if not data.strip():
         raise DataError(f"{path}: the file is empty")
@@ -65,7 +93,7 @@ def _parse_csv(path: Path, data: bytes) -> pd.DataFrame:
             f"{path}: line {_line_of(data, exc.start)}: bytes that are not UTF-8 (byte {exc.start}: {exc.reason})"
         ) from None
     header = next(csv.reader([text_header.lstrip("\ufeff")]), [])
-    _check_header(path, [name.strip() for name in header])
+    check_header(path, [name.strip() for name in header])
 
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -74,7 +102,7 @@ def _parse_csv(path: Path, data: bytes) -> pd.DataFrame:
         table = pacsv.read_csv(pa.BufferReader(data))
     except pa.ArrowInvalid as exc:
         reason = str(exc).removeprefix("CSV parse error: ")
-        raise DataError(f"{path}: malformed or truncated CSV: {_shorten(reason)}") from None
+        raise DataError(f"{path}: malformed or truncated CSV: {shorten(reason)}") from None
     return _to_frame(table)
 
 
@@ -85,9 +113,26 @@ def _parse_parquet(path: Path, data: bytes) -> pd.DataFrame:
     try:
         table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"{path}: not a readable Parquet file: {_shorten(str(exc))}") from None
-    _check_header(path, table.column_names)
+        raise DataError(f"{path}: not a readable Parquet file: {shorten(str(exc))}") from None
+    check_header(path, table.column_names)
     return _to_frame(table)
+
+
+def _load_parquet_folder(folder: Path) -> Table:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    parts = parquet_parts(folder)
+    try:
+        # Hive partition folders (`label=a/`) become columns, as Spark reads them.
+        table = ds.dataset(parts, format="parquet", partitioning="hive", partition_base_dir=str(folder)).to_table()
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{folder}: not a readable Parquet data set: {shorten(str(exc))}") from None
+    check_header(folder, table.column_names)
+    frame = _to_frame(table)
+    if frame.empty:
+        raise DataError(f"{folder}: the Parquet data set has no rows")
+    return Table(path=folder, frame=frame, digests=folder_digest(folder, parts))
 
 
 def _to_frame(table) -> pd.DataFrame:
@@ -101,7 +146,7 @@ def _to_frame(table) -> pd.DataFrame:
     return frame
 
 
-def _check_header(path: Path, names: list[str]) -> None:
+def check_header(path: Path, names: list[str]) -> None:
     if not names or all(not name for name in names):
         raise DataError(f"{path}: no header row with column names")
     for index, name in enumerate(names, start=1):
@@ -112,6 +157,67 @@ def _check_header(path: Path, names: list[str]) -> None:
         raise DataError(f"{path}: duplicate column name(s) in the header: {', '.join(map(repr, duplicates))}")
 
 
-def _shorten(text: str, limit: int = 200) -> str:
+def shorten(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_number(arrow_type) -> bool:
+    """Integer or floating point (not bool): a column drift bins by value ranges."""
+    import pyarrow as pa
+
+    return pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+
+
+def data_set_files(path: Path) -> list[Path]:
+    """A file, or a folder's .csv and .parquet files (logs, partitions) in name order, hidden ones skipped."""
+    if not path.is_dir():
+        read_bytes_check(path)
+        return [path]
+    files = sorted(
+        file
+        for file in path.rglob("*")
+        if file.is_file()
+        and file.suffix.lower() in CSV_SUFFIXES | PARQUET_SUFFIXES
+        and not any(part.startswith((".", "_")) for part in file.relative_to(path).parts)
+    )
+    if not files:
+        raise ConfigError(f"{path}: the folder holds no .csv or .parquet files (point --current at the data)")
+    return files
+
+
+def read_bytes_check(path: Path) -> None:
+    """What read_bytes refuses, without reading the file: an unsupported type, a missing file, a folder."""
+    if path.suffix.lower() not in CSV_SUFFIXES | PARQUET_SUFFIXES:
+        raise ConfigError(f"{path}: unsupported file type '{path.suffix}' (use .csv or .parquet)")
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+
+
+def iter_batches(path: Path, batch_rows: int):
+    """(file, pyarrow RecordBatch) for a file or folder, one batch at a time: memory does not grow with the rows."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    for file in data_set_files(path):
+        if file.stat().st_size == 0:
+            raise DataError(f"{file}: the file is empty")
+        try:
+            if file.suffix.lower() in PARQUET_SUFFIXES:
+                reader = pq.ParquetFile(file).iter_batches(batch_size=batch_rows)
+            else:
+                # Blocks of ~batch_rows short rows; types are inferred from the first block, as pandas's reader does.
+                options = pacsv.ReadOptions(block_size=max(batch_rows * 64, 1 << 20))
+                reader = pacsv.open_csv(file, read_options=options)
+            first = True
+            for batch in reader:
+                if first:
+                    check_header(file, [str(name) for name in batch.schema.names])
+                    first = False
+                if batch.num_rows:
+                    yield file, batch
+        except (pa.ArrowException, OSError) as exc:
+            parquet = file.suffix.lower() in PARQUET_SUFFIXES
+            what = "not a readable Parquet file" if parquet else "malformed or truncated CSV"
+            raise DataError(f"{file}: {what}: {shorten(str(exc).removeprefix('CSV parse error: '))}") from None

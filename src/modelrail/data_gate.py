@@ -4,46 +4,82 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from modelrail.data_files import Table, load_table
+from modelrail.engines import PANDAS, SPARK
 from modelrail.errors import DataError
 from modelrail.gate_records import Check, GateResult, publish
 from modelrail.suites import Suite, load_suite, to_gx_suite
 
 TOOLS = ("great_expectations", "pandas", "pyarrow")
 _EXAMPLES = 5
+# A suite names pandas dtypes (`suite init` drafts them); on Spark the same column has these schema types.
+SPARK_TYPES = {
+    "float64": ["DoubleType"],
+    "float32": ["FloatType"],
+    "float": ["DoubleType", "FloatType"],
+    # CSV inference picks the narrowest integer type that holds the column; pandas reads every one as int64.
+    "int64": ["LongType", "IntegerType", "ShortType", "ByteType"],
+    "int32": ["IntegerType"],
+    "int": ["LongType", "IntegerType", "ShortType", "ByteType"],
+    "str": ["StringType"],
+    "object": ["StringType"],
+    "bool": ["BooleanType"],
+    "datetime64[ns]": ["TimestampType", "TimestampNTZType"],
+    "datetime64[us]": ["TimestampType", "TimestampNTZType"],
+}
 
 
-def run(data_paths: list[Path], suite_path: Path, record_path: Path, summary_path: Path) -> GateResult:
-    """Validate every data file against the suite; write the gate record and summary either way."""
+def run(
+    data_paths: list[Path],
+    suite_path: Path,
+    record_path: Path,
+    summary_path: Path,
+    engine: str = PANDAS,
+    config: dict | None = None,
+) -> GateResult:
+    """Validate every data file against the suite on the chosen engine; write the gate record and summary either way."""
     suite = load_suite(suite_path)
     checks: list[Check] = []
-    inputs: dict = {"suite": {"path": str(suite_path), **suite.digests}, "data": []}
-    tables: list[Table] = []
+    inputs: dict = {"suite": {"path": str(suite_path), **suite.digests}, "engine": engine, "data": []}
+    load, validate = _engine(engine, config or {})
+    tables = []
     for path in data_paths:
         try:
-            table = load_table(path)
+            table = load(path)
         except DataError as exc:
             checks.append(Check(name="readable", success=False, message=str(exc), file=str(path)))
             inputs["data"].append({"path": str(path)})
             continue
         tables.append(table)
-        inputs["data"].append({"path": str(path), "rows": len(table.frame), **table.digests})
+        inputs["data"].append({"path": str(path), "rows": table.rows, **table.digests})
     if tables:
-        gx_suite = to_gx_suite(suite)
+        gx_suite = to_gx_suite(_for_engine(suite, engine))
         for table in tables:
-            checks.extend(_validate(table, suite, gx_suite))
+            checks.extend(validate(table, suite, gx_suite))
     result = GateResult(
         gate="data",
         checks=checks,
         inputs=inputs,
         record_path=record_path,
         summary_path=summary_path,
-        tools=TOOLS,
+        tools=TOOLS + (("pyspark",) if engine == SPARK else ()),
     )
     publish(result)
     return result
+
+
+def _engine(engine: str, config: dict):
+    """The loader and validator of one engine; the Spark session starts only when Spark is chosen."""
+    if engine == PANDAS:
+        return load_table, _validate
+    from modelrail.engines import spark_session
+    from modelrail.spark_data import load_spark_table
+
+    spark = spark_session(config)
+    return (lambda path: load_spark_table(spark, path)), _validate_spark
 
 
 def check_table(table: Table, suite: Suite) -> list[Check]:
@@ -51,28 +87,70 @@ def check_table(table: Table, suite: Suite) -> list[Check]:
     return _validate(table, suite, to_gx_suite(suite))
 
 
-def _validate(table: Table, suite: Suite, gx_suite) -> list[Check]:
+def _context():
     import great_expectations as gx
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    return context
+
+
+def _validate(table: Table, suite: Suite, gx_suite) -> list[Check]:
     batch = (
-        context.data_sources.add_pandas("modelrail")
+        _context()
+        .data_sources.add_pandas("modelrail")
         .add_dataframe_asset(table.path.name)
         .add_batch_definition_whole_dataframe("whole")
         .get_batch(batch_parameters={"dataframe": table.frame})
     )
     validation = batch.validate(gx_suite, result_format="SUMMARY")
-    present = set(table.frame.columns)
-    return [_to_check(outcome, table, present) for outcome in validation.results]
+    return [_to_check(outcome, table) for outcome in validation.results]
 
 
-def _to_check(outcome, table: Table, present: set[str]) -> Check:
+def _validate_spark(table, suite: Suite, gx_suite) -> list[Check]:
+    batch = (
+        _context()
+        .data_sources.add_spark("modelrail")
+        .add_dataframe_asset(table.path.name or "data")
+        .add_batch_definition_whole_dataframe("whole")
+        .get_batch(batch_parameters={"dataframe": table.frame})
+    )
+    validation = batch.validate(gx_suite, result_format="SUMMARY")
+    return [_to_check(outcome, table, _suite_type_lists(suite)) for outcome in validation.results]
+
+
+def _for_engine(suite: Suite, engine: str) -> Suite:
+    """On Spark, a type expectation's pandas dtype names become the matching Spark schema type names."""
+    if engine == PANDAS:
+        return suite
+    expectations = []
+    for expectation in suite.expectations:
+        kwargs = expectation["kwargs"]
+        typed = expectation["type"] == "expect_column_values_to_be_in_type_list"
+        if typed and isinstance(kwargs.get("type_list"), list):
+            names = [spark for name in kwargs["type_list"] for spark in SPARK_TYPES.get(str(name), [str(name)])]
+            expectation = {**expectation, "kwargs": {**kwargs, "type_list": names}}
+        expectations.append(expectation)
+    return replace(suite, expectations=expectations)
+
+
+def _suite_type_lists(suite: Suite) -> dict:
+    """Column -> the suite's own type list, so that a Spark record states the suite's words, as pandas's does."""
+    return {
+        expectation["kwargs"].get("column"): expectation["kwargs"].get("type_list")
+        for expectation in suite.expectations
+        if expectation["type"] == "expect_column_values_to_be_in_type_list"
+    }
+
+
+def _to_check(outcome, table, type_lists: dict | None = None) -> Check:
     config = outcome.expectation_config
     kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
     column = kwargs.get("column")
+    if type_lists is not None and config.type == "expect_column_values_to_be_in_type_list":
+        kwargs["type_list"] = type_lists.get(column, kwargs.get("type_list"))
     result = dict(outcome.result or {})
     details: dict = {"kwargs": kwargs}
     for key in ("observed_value", "element_count", "unexpected_count", "unexpected_percent"):
@@ -87,11 +165,11 @@ def _to_check(outcome, table: Table, present: set[str]) -> Check:
             details["unexpected_rows"] = [_plain(index) + 1 for index in indexes[: len(examples)]]
     if outcome.success:
         message = "ok"
-    elif column is not None and column not in present:
+    elif column is not None and column not in table.columns:
         details["missing_column"] = True  # reported once per file for all such checks, not once per check
         message = f"column '{column}' is missing from {table.path}"
     else:
-        message = _failure_message(config.type, kwargs, details, table, present)
+        message = _failure_message(config.type, kwargs, details, table)
     return Check(
         name=config.type,
         success=bool(outcome.success),
@@ -102,12 +180,13 @@ def _to_check(outcome, table: Table, present: set[str]) -> Check:
     )
 
 
-def _failure_message(kind: str, kwargs: dict, details: dict, table: Table, present: set[str]) -> str:
+def _failure_message(kind: str, kwargs: dict, details: dict, table) -> str:
+    present = set(table.columns)
     where = f"{table.path}: column '{kwargs['column']}'" if "column" in kwargs else str(table.path)
     if "column_list" in kwargs or "column_set" in kwargs:
         expected = list(kwargs.get("column_list") or kwargs.get("column_set") or [])
         missing = [name for name in expected if name not in present]
-        extra = [name for name in table.frame.columns if name not in expected]
+        extra = [name for name in table.columns if name not in expected]
         details["missing_columns"], details["unexpected_columns"] = missing, [str(name) for name in extra]
         parts = []
         if missing:
@@ -118,9 +197,10 @@ def _failure_message(kind: str, kwargs: dict, details: dict, table: Table, prese
             parts.append("columns are out of order")
         return f"{table.path}: {'; '.join(parts)}"
     if kind == "expect_column_values_to_be_in_type_list":
-        dtype = table.frame[kwargs["column"]].dtype
-        found = "text (str)" if dtype.kind == "O" else str(dtype)
-        _count_wrong_types(table.frame[kwargs["column"]], kwargs["type_list"], details)
+        found = table.type_name(kwargs["column"])
+        found = f"text ({found})" if found in ("str", "StringType") else found
+        if isinstance(table, Table):  # pandas: count the values that do not fit; Spark checks the schema type only
+            _count_wrong_types(table.frame[kwargs["column"]], kwargs["type_list"], details)
         message = f"{where}: expected type {' or '.join(kwargs['type_list'])}, found {found}"
         if "unexpected_count" in details:
             message += f": {details['unexpected_count']} of {details['element_count']} values{_examples(details)}"

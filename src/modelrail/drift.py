@@ -4,26 +4,34 @@ Every column is binned on the reference: numeric columns into quantile bins, cat
 columns by value. The Population Stability Index over those bins is the main measure because, unlike a test's
 p-value, it does not shrink with the sample size. Continuous numeric columns also get a two-sample Kolmogorov-Smirnov
 test, which catches shifts inside a bin; it only counts as drift when the distance is large *and* significant.
+Categorical columns also fail when too many current values were never seen in the reference (PSI alone lumps them
+with the reference's rare values), and any non-finite number in the current data fails the gate.
+
+Memory does not grow with the data: the reference is reduced once to a profile (drift_profile.py), and the current
+data is streamed in batches into per-bin counts. The KS distance is therefore computed on the profile's fine bins;
+the record states for each column how far it can be from the exact distance (`ks_error_bound`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelrail.data_files import CSV_SUFFIXES, PARQUET_SUFFIXES, Table, load_table
+from modelrail import drift_profile
+from modelrail.data_files import Table, data_set_files, is_number, iter_batches, load_table
 from modelrail.errors import ConfigError, DataError
+from modelrail.files import file_digests, folder_digest, folder_digests
 from modelrail.gate_records import Check, GateResult, publish
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pyarrow as pa
 
-TOOLS = ("pandas", "pyarrow", "numpy", "scipy", "great_expectations")
-DEFAULT_LIMITS = {"psi": 0.2, "ks": 0.2, "pvalue": 0.05}
+TOOLS = ("pandas", "pyarrow", "numpy", "great_expectations")
+# `unseen`: the largest share of a categorical column's current values that may be absent from the reference.
+DEFAULT_LIMITS = {"psi": 0.2, "ks": 0.2, "pvalue": 0.05, "unseen": 0.05}
 DEFAULT_BINS = 10
 MAX_CATEGORIES = 20
 MAX_CHARTS = 10
@@ -31,6 +39,8 @@ MAX_CHARTS = 10
 EPSILON = 1e-4
 MISSING = "(missing)"
 OTHER = "(other)"
+BATCH_ROWS = 262_144
+EXAMPLES = 5
 
 
 @dataclass
@@ -60,6 +70,9 @@ class ColumnDrift:
     limits: dict
     ks: float | None = None
     pvalue: float | None = None
+    ks_error_bound: float | None = None
+    unseen_share: float | None = None
+    unseen_examples: list[str] | None = None
 
     @property
     def psi_drifted(self) -> bool:
@@ -70,8 +83,12 @@ class ColumnDrift:
         return self.ks is not None and self.ks >= self.limits["ks"] and self.pvalue < self.limits["pvalue"]
 
     @property
+    def unseen_drifted(self) -> bool:
+        return self.unseen_share is not None and self.unseen_share >= self.limits["unseen"]
+
+    @property
     def drifted(self) -> bool:
-        return self.psi_drifted or self.ks_drifted
+        return self.psi_drifted or self.ks_drifted or self.unseen_drifted
 
 
 @dataclass
@@ -94,8 +111,13 @@ def run(
     config_path: Path | None,
     record_path: Path,
     summary_path: Path,
+    save_profile: Path | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> DriftResult:
-    """Compare current with reference column by column, run the suite on current; write the record either way."""
+    """Compare current with reference column by column, run the suite on current; write the record either way.
+
+    `reference` is data (a file or folder) or a profile saved earlier with `save_profile`.
+    """
     settings = load_settings(config_path)
     suite = None
     if suite_path is not None:
@@ -105,24 +127,37 @@ def run(
     inputs: dict = {"limits": settings.limits, "bins": settings.bins, "config": settings.source}
     checks: list[Check] = []
     compared: list[ColumnDrift] = []
-    tables: dict[str, Table] = {}
-    for role, path in (("reference", reference), ("current", current)):
-        try:
-            tables[role], inputs[role] = load_data(path)
-        except DataError as exc:
-            checks.append(Check(name="readable", success=False, message=str(exc), file=str(path)))
-            inputs[role] = {"path": str(path)}
+    profile = None
+    try:
+        profile, inputs["reference"] = reference_profile(reference, settings.bins, batch_rows)
+    except DataError as exc:
+        checks.append(Check(name="readable", success=False, message=str(exc), file=str(reference)))
+        inputs["reference"] = {"path": str(reference)}
+    if profile is not None and save_profile is not None:
+        drift_profile.save(profile, save_profile)
+        inputs["reference"]["profile_path"] = str(save_profile)
     if suite is not None:
         inputs["suite"] = {"path": str(suite_path), **suite.digests}
     notes: list[str] = []
-    if len(tables) == 2:
-        _check_config_columns(settings, tables["reference"])
-        column_checks, compared, notes = compare(tables["reference"], tables["current"], settings)
-        checks.extend(column_checks)
-    if suite is not None and "current" in tables:
-        from modelrail.data_gate import check_table
+    if profile is not None:
+        _check_config_columns(settings, profile, reference)
+        try:
+            found = compare(profile, reference, current, settings, batch_rows)
+            column_checks, compared, notes, inputs["current"] = found
+            checks.extend(column_checks)
+        except DataError as exc:
+            checks.append(Check(name="readable", success=False, message=str(exc), file=str(current)))
+            inputs["current"] = {"path": str(current)}
+    if suite is not None:
+        # The suite runs on pandas, with the current data in memory (see docs/drift.md); the drift part above does not.
+        try:
+            table = load_data(current)
+        except DataError as exc:
+            checks.append(Check(name="readable", success=False, message=str(exc), file=str(current)))
+        else:
+            from modelrail.data_gate import check_table
 
-        checks.extend(check_table(tables["current"], suite))
+            checks.extend(check_table(table, suite))
     result = DriftResult(
         gate="drift",
         checks=checks,
@@ -132,9 +167,25 @@ def run(
         tools=TOOLS,
         columns=tuple(compared),
     )
-    publish(result, render_details(result, tables, settings, notes))
+    publish(result, render_details(result, settings, notes))
     _github_outputs(result)
     return result
+
+
+def reference_profile(reference: Path, bins: int, batch_rows: int) -> tuple[dict, dict]:
+    """The reference's profile (read from a saved one, or computed from the data) and its part of the record."""
+    if reference.suffix.lower() == ".json":
+        profile = drift_profile.load(reference, bins)
+        record = {"path": str(reference), "rows": profile["rows"]}
+        return profile, {**record, "profile_sha256": drift_profile.digest(profile)}
+    profile = drift_profile.build(reference, bins, batch_rows)
+    record = {"path": str(reference), "rows": profile["rows"], **_digests(reference)}
+    return profile, {**record, "profile_sha256": drift_profile.digest(profile)}
+
+
+def _digests(path: Path) -> dict:
+    files = data_set_files(path)
+    return folder_digest(path, files) if path.is_dir() else file_digests(path)
 
 
 def load_settings(config_path: Path | None) -> Settings:
@@ -154,144 +205,230 @@ def load_settings(config_path: Path | None) -> Settings:
     )
 
 
-def load_data(path: Path) -> tuple[Table, dict]:
-    """A CSV or Parquet file, or a folder of them (prediction logs) concatenated in name order; plus its record."""
+def load_data(path: Path) -> Table:
+    """The current data whole, for the suite: a file, or a folder of them concatenated in name order."""
     if not path.is_dir():
-        table = load_table(path)
-        return table, {"path": str(path), "rows": len(table.frame), **table.digests}
-    suffixes = CSV_SUFFIXES | PARQUET_SUFFIXES
-    files = sorted(
-        file
-        for file in path.rglob("*")
-        if file.is_file()
-        and file.suffix.lower() in suffixes
-        and not any(part.startswith(".") for part in file.relative_to(path).parts)
-    )
-    if not files:
-        raise ConfigError(f"{path}: the folder holds no .csv or .parquet files (point --current at the data)")
+        return load_table(path)
     import pandas as pd
 
-    tables = [load_table(file) for file in files]
-    first = tables[0]
-    columns = list(first.frame.columns)
+    tables = [load_table(file) for file in data_set_files(path)]
+    columns = tables[0].columns
     for table in tables[1:]:
-        missing = [name for name in columns if name not in table.frame.columns]
-        extra = [str(name) for name in table.frame.columns if name not in columns]
-        if missing or extra:
+        if table.columns != columns:
+            raise DataError(f"{table.path}: columns differ from {tables[0].path}")
+    frame = pd.concat([table.frame[columns] for table in tables], ignore_index=True)
+    return Table(path=path, frame=frame, digests=folder_digest(path, [table.path for table in tables]))
+
+
+def _check_config_columns(settings: Settings, profile: dict, reference: Path) -> None:
+    """A per-column threshold for a column the reference does not have is a typo: say so instead of ignoring it."""
+    for name in settings.columns:
+        if name not in profile["columns"]:
+            raise ConfigError(f"{settings.source}: key 'drift.columns.{name}': '{name}' is not a column of {reference}")
+
+
+class _Column:
+    """One reference column's running counts over the current data, batch by batch."""
+
+    def __init__(self, name: str, profile: dict, top: int = MAX_CATEGORIES):
+        import numpy as np
+
+        self.name, self.profile = name, profile
+        self.missing = self.nonfinite = self.rows = 0
+        self.mismatch: str | None = None
+        if profile["kind"] == "continuous":
+            self.edges, self.fine_edges = np.asarray(profile["edges"]), np.asarray(profile["fine_edges"])
+            self.fine_counts = np.zeros(len(self.fine_edges) + 1, dtype=np.int64)
+        else:
+            self.kept = list(profile["values"])[:top]
+            self.counts = dict.fromkeys(self.kept, 0)
+            self.other = self.unseen = 0
+            self.examples: list[str] = []
+
+    def add(self, array: pa.ChunkedArray | pa.Array) -> None:
+        import numpy as np
+        import pyarrow.compute as pc
+
+        self.rows += len(array)
+        if self.mismatch:
+            return
+        self.missing += array.null_count
+        present = pc.drop_null(array)
+        numeric = is_number(array.type)
+        if not numeric and (self.profile["kind"] == "continuous" or self.profile.get("numeric")):
+            if len(present):  # an all-empty column reads as text: it still compares, as missing values
+                self.mismatch = f"is text (e.g. {str(present[0].as_py())[:40]!r}) but numeric"
+            return
+        if numeric:
+            values = present.to_numpy(zero_copy_only=False).astype(float, copy=False)
+            finite = np.isfinite(values)
+            if not finite.all():
+                self.nonfinite += int((~finite).sum())
+                values = values[finite]
+                present = pc.filter(present, pc.is_finite(present)) if self.profile["kind"] != "continuous" else None
+        if self.profile["kind"] == "continuous":
+            self.fine_counts += drift_profile.bin_counts(self.fine_edges, values)
+            return
+        seen = self.profile["values"]
+        for item in pc.value_counts(present).to_pylist():
+            key, count = drift_profile.category_key(item["values"], numeric), item["counts"]
+            if key in self.counts:
+                self.counts[key] += count
+            elif key in seen or not self.profile["complete"]:
+                self.other += count
+            else:
+                self.unseen += count
+                if len(self.examples) < EXAMPLES:
+                    self.examples.append(key[:40])
+
+    def result(self, settings: Settings) -> ColumnDrift:
+        profile, limits = self.profile, settings.limits_for(self.name)
+        ref_rows, rows = profile["rows"], max(self.rows, 1)
+        if profile["kind"] == "continuous":
+            edges = profile["edges"]
+            labels = [f"≤ {edge:.4g}" for edge in edges] + [f"> {edges[-1]:.4g}"]
+            ref_counts = list(profile["counts"])
+            cur_counts = drift_profile.coarse_counts(self.edges, self.fine_edges, self.fine_counts).tolist()
+            method = f"PSI ({settings.bins} quantile bins) + KS"
+        else:
+            labels = list(self.kept)
+            ref_counts = [profile["values"][key] for key in self.kept]
+            cur_counts = [self.counts[key] for key in self.kept]
+            ref_other = sum(profile["values"].values()) - sum(ref_counts) + profile["other"]
+            cur_other = self.other + self.unseen
+            if ref_other or cur_other:
+                labels, ref_counts, cur_counts = [*labels, OTHER], [*ref_counts, ref_other], [*cur_counts, cur_other]
+            method = "PSI (categories)"
+        if profile["missing"] or self.missing:
+            labels = [*labels, MISSING]
+            ref_counts, cur_counts = [*ref_counts, profile["missing"]], [*cur_counts, self.missing]
+        ref_shares = [count / ref_rows for count in ref_counts]
+        cur_shares = [count / rows for count in cur_counts]
+        column = ColumnDrift(
+            column=self.name,
+            method=method,
+            labels=labels,
+            reference_shares=ref_shares,
+            current_shares=cur_shares,
+            psi=psi(ref_shares, cur_shares),
+            limits=limits,
+        )
+        if profile["kind"] == "continuous":
+            column.ks, column.pvalue, column.ks_error_bound = ks_from_bins(profile["fine_counts"], self.fine_counts)
+        elif profile["complete"]:
+            valid = self.rows - self.missing - self.nonfinite
+            column.unseen_share = self.unseen / valid if valid else 0.0
+            column.unseen_examples = self.examples
+        return column
+
+
+def ks_from_bins(reference_counts, current_counts) -> tuple[float | None, float | None, float | None]:
+    """KS distance between two samples given only their counts in the same fine bins, its p-value, its error bound.
+
+    Both empirical CDFs are exact at the bin edges, so the largest gap there is at most the true distance; between two
+    edges either CDF moves by at most its share in that bin, so the true distance exceeds the computed one by at most
+    the largest share any one bin holds on either side.
+    """
+    import numpy as np
+
+    ref, cur = np.asarray(reference_counts, dtype=float), np.asarray(current_counts, dtype=float)
+    n, m = ref.sum(), cur.sum()
+    if not n or not m:
+        return None, None, None
+    gap = np.abs(np.cumsum(ref) / n - np.cumsum(cur) / m)
+    distance = float(gap.max())
+    bound = float(max((ref / n).max(), (cur / m).max()))
+    return distance, kolmogorov_sf(distance * math.sqrt(n * m / (n + m))), bound
+
+
+def kolmogorov_sf(z: float) -> float:
+    """P(K > z) for Kolmogorov's limit distribution: the two-sample KS p-value for large samples.
+
+    The same as scipy.stats.kstwobign.sf, without importing scipy.stats (seconds of start-up).
+    """
+    if z < 0.3:  # the series converges slowly here, and the answer is 1 to 7 digits
+        return 1.0
+    total = sum((-1) ** (k - 1) * math.exp(-2 * k * k * z * z) for k in range(1, 101))
+    return float(min(1.0, max(0.0, 2 * total)))
+
+
+def compare(
+    profile: dict, reference: Path, current: Path, settings: Settings, batch_rows: int
+) -> tuple[list[Check], list[ColumnDrift], list[str], dict]:
+    """Stream the current data once; one check per reference column, plus one per column with non-finite numbers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Hashing reads the files a second time; in a thread it overlaps with the counting (hashlib releases the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashed = pool.submit(_current_digests, current)
+        checks, compared, notes, rows = _stream(profile, reference, current, settings, batch_rows)
+        combined, each = hashed.result()
+    record = {"path": str(current), "rows": sum(rows.values()), **combined}
+    if current.is_dir():
+        record["files"] = [{"path": str(file), "rows": count, **each[file]} for file, count in rows.items()]
+    return checks, compared, notes, record
+
+
+def _current_digests(current: Path) -> tuple[dict, dict]:
+    if current.is_dir():
+        return folder_digests(current, data_set_files(current))
+    return file_digests(current), {}
+
+
+def _stream(
+    profile: dict, reference: Path, current: Path, settings: Settings, batch_rows: int
+) -> tuple[list[Check], list[ColumnDrift], list[str], dict[Path, int]]:
+    wanted = [name for name in profile["columns"] if name not in settings.exclude]
+    columns = {name: _Column(name, profile["columns"][name]) for name in wanted}
+    first: tuple[Path, list[str]] | None = None
+    files: dict[Path, int] = {}
+    for file, batch in iter_batches(current, batch_rows):
+        names = [str(name) for name in batch.schema.names]
+        if first is None:
+            first = (file, names)
+        elif file not in files and set(names) != set(first[1]):
+            missing = [name for name in first[1] if name not in names]
+            extra = [name for name in names if name not in first[1]]
             parts = [f"missing column(s): {', '.join(missing)}"] if missing else []
             parts += [f"unexpected column(s): {', '.join(extra)}"] if extra else []
-            raise DataError(f"{table.path}: columns differ from {first.path}: {'; '.join(parts)}")
-    frame = pd.concat([table.frame[columns] for table in tables], ignore_index=True)
-    listing = "".join(f"{table.path.relative_to(path)} {table.digests['sha256']}\n" for table in tables)
-    combined = {"sha256": hashlib.sha256(listing.encode()).hexdigest()}
-    record = {
-        "path": str(path),
-        "rows": len(frame),
-        **combined,
-        "files": [{"path": str(t.path), "rows": len(t.frame), **t.digests} for t in tables],
-    }
-    return Table(path=path, frame=frame, digests=combined), record
-
-
-def _check_config_columns(settings: Settings, reference: Table) -> None:
-    """A per-column threshold for a column the reference does not have is a typo: say so instead of ignoring it."""
-    present = set(map(str, reference.frame.columns))
-    for name in settings.columns:
-        if name not in present:
-            raise ConfigError(
-                f"{settings.source}: key 'drift.columns.{name}': '{name}' is not a column of {reference.path}"
-            )
-
-
-def compare(reference: Table, current: Table, settings: Settings) -> tuple[list[Check], list[ColumnDrift], list[str]]:
-    """One check per reference column: drifted or not, missing from current, or of another type there."""
+            raise DataError(f"{file}: columns differ from {first[0]}: {'; '.join(parts)}")
+        files[file] = files.get(file, 0) + batch.num_rows
+        for name, column in columns.items():
+            if name in names:
+                column.add(batch.column(name))
+    if first is None:
+        raise DataError(f"{current}: has a header but no rows")
+    present = first[1]
     checks: list[Check] = []
     compared: list[ColumnDrift] = []
-    ref_frame, cur_frame = reference.frame, current.frame
-    for name in map(str, ref_frame.columns):
-        if name in settings.exclude:
-            continue
-        if name not in cur_frame.columns:
-            checks.append(
-                Check(
-                    name="drift column present",
-                    success=False,
-                    message=(
-                        f"{current.path}: column '{name}' of the reference {reference.path} is missing "
-                        f"(fix: provide it, or list it under drift.exclude in modelrail.yaml)"
-                    ),
-                    file=str(current.path),
-                    column=name,
-                )
+    for name, column in columns.items():
+        where = dict(file=str(current), column=name)
+        if name not in present:
+            message = (
+                f"{current}: column '{name}' of the reference {reference} is missing "
+                f"(fix: provide it, or list it under drift.exclude in modelrail.yaml)"
             )
+            checks.append(Check(name="drift column present", success=False, message=message, **where))
             continue
-        mismatch = _type_mismatch(ref_frame[name], cur_frame[name])
-        if mismatch:
-            checks.append(
-                Check(
-                    name="drift column type",
-                    success=False,
-                    message=f"{current.path}: column '{name}' {mismatch} (in the reference {reference.path})",
-                    file=str(current.path),
-                    column=name,
-                )
-            )
+        if column.mismatch:
+            message = f"{current}: column '{name}' {column.mismatch} (in the reference {reference})"
+            checks.append(Check(name="drift column type", success=False, message=message, **where))
             continue
-        column = compare_column(name, ref_frame[name], cur_frame[name], settings)
-        compared.append(column)
-        checks.append(_to_check(column, current))
+        if column.nonfinite:
+            share = column.nonfinite / column.rows
+            found = f"{column.nonfinite} of {column.rows} values ({share:.1%})"
+            message = f"{current}: column '{name}': {found} are not finite (inf or NaN)"
+            checks.append(Check(name="drift finite values", success=False, message=message, **where))
+        result = column.result(settings)
+        compared.append(result)
+        checks.append(_to_check(result, current))
     notes = []
-    unexpected = [str(name) for name in cur_frame.columns if str(name) not in map(str, ref_frame.columns)]
+    unexpected = [name for name in present if name not in profile["columns"]]
     if unexpected:
         notes.append(f"Not compared (not in the reference): {', '.join(unexpected)}.")
     if settings.exclude:
         notes.append(f"Excluded by drift.exclude: {', '.join(settings.exclude)}.")
-    return checks, compared, notes
-
-
-def _is_numeric(series: pd.Series) -> bool:
-    from pandas.api import types
-
-    return types.is_numeric_dtype(series) and not types.is_bool_dtype(series)
-
-
-def _type_mismatch(reference: pd.Series, current: pd.Series) -> str | None:
-    """Numeric in the reference but text in current (an all-empty current column still compares)."""
-    if _is_numeric(reference) and not _is_numeric(current) and current.notna().any():
-        example = current.dropna().iloc[0]
-        return f"is text (e.g. {str(example)[:40]!r}) but numeric"
-    return None
-
-
-def compare_column(name: str, reference: pd.Series, current: pd.Series, settings: Settings) -> ColumnDrift:
-    """PSI over bins of the reference, and for continuous numeric columns a two-sample KS test."""
-    limits = settings.limits_for(name)
-    continuous = _is_numeric(reference) and reference.nunique(dropna=True) > settings.bins
-    if continuous:
-        labels, ref_counts, cur_counts = _numeric_bins(reference, current, settings.bins)
-        method = f"PSI ({settings.bins} quantile bins) + KS"
-    else:
-        labels, ref_counts, cur_counts = _category_bins(reference, current)
-        method = "PSI (categories)"
-    ref_shares = [count / len(reference) for count in ref_counts]
-    cur_shares = [count / len(current) for count in cur_counts]
-    column = ColumnDrift(
-        column=name,
-        method=method,
-        labels=labels,
-        reference_shares=ref_shares,
-        current_shares=cur_shares,
-        psi=psi(ref_shares, cur_shares),
-        limits=limits,
-    )
-    if continuous:
-        ref_values, cur_values = reference.dropna(), current.dropna()
-        if len(ref_values) and len(cur_values):
-            from scipy.stats import ks_2samp
-
-            test = ks_2samp(ref_values.to_numpy(float), cur_values.to_numpy(float))
-            column.ks, column.pvalue = float(test.statistic), float(test.pvalue)
-    return column
+    return checks, compared, notes, files
 
 
 def psi(reference_shares: list[float], current_shares: list[float]) -> float:
@@ -303,59 +440,12 @@ def psi(reference_shares: list[float], current_shares: list[float]) -> float:
     return total
 
 
-def _numeric_bins(reference: pd.Series, current: pd.Series, bins: int) -> tuple[list[str], list[int], list[int]]:
-    """Bins with edges at the reference's quantiles, plus a bin for missing values when either side has any."""
-    import numpy as np
-
-    values = reference.dropna().to_numpy(float)
-    edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
-    labels = [f"≤ {edge:.4g}" for edge in edges] + [f"> {edges[-1]:.4g}"]
-
-    def counts(series: pd.Series) -> list[int]:
-        found = series.dropna().to_numpy(float)
-        return np.bincount(np.searchsorted(edges, found, side="left"), minlength=len(edges) + 1).tolist()
-
-    ref_counts, cur_counts = counts(reference), counts(current)
-    return _with_missing(labels, ref_counts, cur_counts, reference, current)
-
-
-def _category_bins(reference: pd.Series, current: pd.Series) -> tuple[list[str], list[int], list[int]]:
-    """One bin per reference value (the most frequent ones), one for everything else, one for missing values."""
-    ref_keys, cur_keys = _keys(reference), _keys(current)
-    ref_counts = ref_keys.value_counts()
-    kept = [str(key) for key in ref_counts.index[:MAX_CATEGORIES]]
-    cur_counts = cur_keys.value_counts()
-    labels = list(kept)
-    ref_list = [int(ref_counts.get(key, 0)) for key in kept]
-    cur_list = [int(cur_counts.get(key, 0)) for key in kept]
-    ref_other = int(ref_counts.drop(kept, errors="ignore").sum())
-    cur_other = int(cur_counts.drop(kept, errors="ignore").sum())
-    if ref_other or cur_other:
-        labels.append(OTHER)
-        ref_list.append(ref_other)
-        cur_list.append(cur_other)
-    return _with_missing(labels, ref_list, cur_list, reference, current)
-
-
-def _keys(series: pd.Series) -> pd.Series:
-    """Values as text, with numbers formatted alike so that 1 (int) and 1.0 (float) fall into one bin."""
-    values = series.dropna()
-    if _is_numeric(series):
-        return values.map(lambda value: f"{float(value):g}")
-    return values.map(str)
-
-
-def _with_missing(labels, ref_counts, cur_counts, reference, current):
-    ref_missing, cur_missing = int(reference.isna().sum()), int(current.isna().sum())
-    if ref_missing or cur_missing:
-        return [*labels, MISSING], [*ref_counts, ref_missing], [*cur_counts, cur_missing]
-    return labels, ref_counts, cur_counts
-
-
-def _to_check(column: ColumnDrift, current: Table) -> Check:
+def _to_check(column: ColumnDrift, current: Path) -> Check:
     measures = f"PSI {column.psi:.3f}"
     if column.ks is not None:
         measures += f", KS distance {column.ks:.3f} (p={column.pvalue:.2g})"
+    if column.unseen_share is not None:
+        measures += f", {column.unseen_share:.1%} unseen"
     limits = column.limits
     if column.drifted:
         reasons = []
@@ -365,7 +455,13 @@ def _to_check(column: ColumnDrift, current: Table) -> Check:
             reasons.append(
                 f"KS distance {column.ks:.3f} ≥ {limits['ks']} with p={column.pvalue:.2g} < {limits['pvalue']}"
             )
-        message = f"{current.path}: column '{column.column}' drifted: {' and '.join(reasons)}"
+        if column.unseen_drifted:
+            examples = f", e.g. {column.unseen_examples}" if column.unseen_examples else ""
+            reasons.append(
+                f"{column.unseen_share:.1%} of its values were never seen in the reference "
+                f"(≥ {limits['unseen']:.1%}){examples}"
+            )
+        message = f"{current}: column '{column.column}' drifted: {' and '.join(reasons)}"
     else:
         message = f"{measures}: within the limits"
     details = {
@@ -377,28 +473,32 @@ def _to_check(column: ColumnDrift, current: Table) -> Check:
         "current_shares": [round(share, 6) for share in column.current_shares],
     }
     if column.ks is not None:
-        details.update(ks=round(column.ks, 6), pvalue=column.pvalue)
+        # Computed from the reference profile's fine bins: at most ks_error_bound below the exact distance.
+        details.update(ks=round(column.ks, 6), pvalue=column.pvalue, ks_error_bound=round(column.ks_error_bound, 6))
+    if column.unseen_share is not None:
+        details.update(unseen_share=round(column.unseen_share, 6), unseen_examples=column.unseen_examples)
     return Check(
         name="drift psi+ks" if column.ks is not None else "drift psi",
         success=not column.drifted,
         message=message,
-        file=str(current.path),
+        file=str(current),
         column=column.column,
         details=details,
     )
 
 
-def render_details(result: DriftResult, tables: dict[str, Table], settings: Settings, notes: list[str]) -> str:
+def render_details(result: DriftResult, settings: Settings, notes: list[str]) -> str:
     """The per-column table and one chart per drifted column, below the gate's check table."""
-    if len(tables) < 2:
+    ref, cur = result.inputs.get("reference", {}), result.inputs.get("current", {})
+    if "rows" not in ref or "rows" not in cur:
         return ""
-    ref, cur = tables["reference"], tables["current"]
     limits = settings.limits
     lines = [
-        f"#### Drift of {cur.path} ({len(cur.frame)} rows) against {ref.path} ({len(ref.frame)} rows)",
+        f"#### Drift of {_cell(cur['path'])} ({cur['rows']} rows) against {_cell(ref['path'])} ({ref['rows']} rows)",
         "",
         f"A column drifts when its PSI is ≥ {limits['psi']}, or its KS distance is ≥ {limits['ks']} with "
-        f"p < {limits['pvalue']} (thresholds: `drift` in {settings.source}).",
+        f"p < {limits['pvalue']}, or (categorical) a share ≥ {limits['unseen']} of its values was never seen in the "
+        f"reference (thresholds: `drift` in {settings.source}).",
         "",
         "| | column | method | PSI | KS distance (p) | limits |",
         "|---|---|---|---|---|---|",

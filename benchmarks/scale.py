@@ -1,0 +1,154 @@
+"""Scale benchmark: the raw-data gate on pandas and on Spark local[2], and drift streamed over many rows.
+
+Data is resampled from the template's sample data (so the raw suite still describes it) and written as Parquet data
+set folders of 1M-row parts. Every command runs as its own process; wall time and the peak resident memory of that
+process tree's Python side (and for Spark the JVM's) are printed. docs/performance.md records a run of it. Usage:
+    .venv/bin/python benchmarks/scale.py [--gate-rows 1000000 10000000] [--drift-rows 20000000] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "{{cookiecutter.project_slug}}"
+BIN = Path(sys.executable).parent
+PART_ROWS = 1_000_000
+
+
+def data_set(folder: Path, rows: int, seed: int, jitter: float = 0.0) -> Path:
+    """`rows` rows resampled from the sample data, in 1M-row Parquet parts; reused when already there."""
+    import numpy as np
+    import pandas as pd
+
+    marker = folder / f".rows-{rows}"
+    if marker.exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    sample = pd.read_csv(TEMPLATE / "data/raw/breast_cancer.csv")
+    rng = np.random.default_rng(seed)
+    for part, start in enumerate(range(0, rows, PART_ROWS)):
+        frame = sample.sample(n=min(PART_ROWS, rows - start), replace=True, random_state=rng).reset_index(drop=True)
+        if jitter:
+            numeric = [name for name in frame.columns if name != "target"]
+            frame[numeric] *= rng.normal(1, jitter, size=(len(frame), len(numeric)))
+        # Row groups of 128k rows, as writers of large data sets use: a reader's batch is at most one row group.
+        frame.to_parquet(folder / f"part-{part:05d}.parquet", index=False, row_group_size=131_072)
+    marker.write_text("")
+    return folder
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident memory (bytes) of a process and all its descendants (Spark's JVM is a child of the CLI)."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            with open(f"/proc/{current}/task/{current}/children") as children:
+                stack.extend(int(child) for child in children.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def run(args: list[str], cwd: Path, env: dict, ok: tuple[int, ...] = (0,)) -> tuple[float, int]:
+    """Wall seconds and peak resident memory (sampled every 0.2 s over the process tree) of one command."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.2):
+            peak = max(peak, _tree_rss(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = proc.communicate()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode not in ok:
+        raise SystemExit(f"{' '.join(map(str, args))} exited {proc.returncode}:\n{stderr[-3000:]}")
+    return seconds, peak
+
+
+def read_once(folder: Path) -> str:
+    """A child process that reads every Parquet part once, batch by batch (the floor for drift's time)."""
+    return (
+        "import sys, pyarrow.parquet as pq, pathlib\n"
+        f"for f in sorted(pathlib.Path({str(folder)!r}).glob('*.parquet')):\n"
+        "    for b in pq.ParquetFile(f).iter_batches(batch_size=262144):\n"
+        "        [c.to_numpy(zero_copy_only=False) for c in b.columns]\n"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gate-rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
+    parser.add_argument("--drift-rows", type=int, default=20_000_000)
+    parser.add_argument("--engines", nargs="*", default=["pandas", "spark"])
+    parser.add_argument("--work", type=Path, help="folder for the generated data (default: a new temporary one)")
+    options = parser.parse_args()
+    work = options.work or Path(tempfile.mkdtemp(prefix="modelrail-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "false", "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    modelrail = [str(BIN / "modelrail")]
+    # Spark local[2] with room for its driver; pandas needs no configuration.
+    (work / "modelrail.yaml").write_text(
+        "environments: [production]\nspark:\n  master: local[2]\n  conf: {spark.driver.memory: 4g}\n"
+    )
+    print(f"# scale benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"# load before: {os.getloadavg()}")
+    print("| what | rows | seconds | peak memory (MB) |")
+    print("|---|---|---|---|")
+
+    def report(what: str, rows: int, seconds: float, peak: int) -> None:
+        print(f"| {what} | {rows:,} | {seconds:.1f} | {peak / 2**20:.0f} |", flush=True)
+
+    suite = TEMPLATE / "expectations/raw.json"
+
+    def gates(rows: int) -> None:
+        folder = data_set(work / f"raw-{rows}", rows, seed=1)
+        for engine in options.engines:
+            gate = [*modelrail, "gate", "data", "--engine", engine, "--data", str(folder), "--suite", str(suite)]
+            seconds, peak = run([*gate, "--record", f"gates/{engine}-{rows}.json"], work, env)
+            report(f"raw gate, {engine}", rows, seconds, peak)
+
+    # Small gates first, then drift, then the large gates: the figures that take longest come last.
+    for rows in sorted(rows for rows in options.gate_rows if rows <= PART_ROWS):
+        gates(rows)
+    if options.drift_rows:
+        reference = data_set(work / "reference-1000000", 1_000_000, seed=2)
+        current = data_set(work / f"current-{options.drift_rows}", options.drift_rows, seed=3, jitter=0.01)
+        seconds, peak = run([sys.executable, "-c", read_once(current)], work, env)
+        report("read the current data once (pyarrow batches)", options.drift_rows, seconds, peak)
+        drift = [*modelrail, "drift", "--current", str(current), "--record", "gates/drift.json"]
+        # Drift's verdict (0 or 1) does not matter here; only a crash does.
+        first = [*drift, "--reference", str(reference), "--save-profile", "profile.json"]
+        seconds, peak = run(first, work, env, (0, 1))
+        report("drift, reference data (profile computed) + current streamed", options.drift_rows, seconds, peak)
+        seconds, peak = run([*drift, "--reference", "profile.json"], work, env, (0, 1))
+        report("drift, saved profile + current streamed", options.drift_rows, seconds, peak)
+    for rows in sorted(rows for rows in options.gate_rows if rows > PART_ROWS):
+        gates(rows)
+    print(f"# load after: {os.getloadavg()}")
+    print(f"# data in {work}")
+
+
+if __name__ == "__main__":
+    main()
