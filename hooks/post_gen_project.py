@@ -23,6 +23,10 @@ ANSWERS = {
     "environments": json.loads(r'''{{ cookiecutter.environments | tojson }}'''),
     "dvc_remote": json.loads(r'''{{ cookiecutter.dvc_remote | tojson }}'''),
     "dataset": json.loads(r'''{{ cookiecutter.dataset | tojson }}'''),
+    "dvc_remote_endpoint": json.loads(r'''{{ cookiecutter.dvc_remote_endpoint | tojson }}'''),
+    "gitops": json.loads(r'''{{ cookiecutter.gitops | tojson }}'''),
+    "project_slug": json.loads(r'''{{ cookiecutter.project_slug | tojson }}'''),
+    "github_owner": json.loads(r'''{{ cookiecutter.github_owner | tojson }}'''),
 }
 # The whole context, private keys included (_template, _repo_dir, _checkout; cruft adds _commit): for .cruft.json.
 CONTEXT = json.loads(r'''{{ cookiecutter | tojson }}''')
@@ -114,7 +118,7 @@ def init_git() -> None:
     git("init", "--quiet", "-b", "main", what="git init")
 
 
-def init_dvc(remote: str) -> None:
+def init_dvc(remote: str, endpoint: str) -> None:
     """Initialise DVC, make the answer the default remote, put the sample data under DVC and push it, so a fresh
     clone can `dvc pull` it.
 
@@ -122,13 +126,17 @@ def init_dvc(remote: str) -> None:
     the working directory and stores it relative to .dvc/config, so `../x` ends up as `../../x` in the config.
     Remote URLs are not pushed here: they need credentials and a DVC plugin (e.g. dvc-s3) that the machine running
     cookiecutter may not have, and a failed push would throw the whole generated repository away.
+    An S3-compatible store's endpoint goes into the config too; its credentials never do (DVC reads them from
+    AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, which CI gets from OIDC).
     """
     steps = [
         (["init", "--quiet"], "dvc init"),
         (["config", "core.analytics", "false"], "dvc config core.analytics"),
         (["remote", "add", "--default", REMOTE_NAME, remote], f"dvc remote add {REMOTE_NAME}"),
-        (["add", "--quiet", SAMPLE_DATA], f"dvc add {SAMPLE_DATA}"),
     ]
+    if endpoint:
+        steps.append((["remote", "modify", REMOTE_NAME, "endpointurl", endpoint], f"dvc remote modify {REMOTE_NAME}"))
+    steps.append((["add", "--quiet", SAMPLE_DATA], f"dvc add {SAMPLE_DATA}"))
     if not is_url(remote):
         steps.append((["push", "--quiet"], f"dvc push to {remote}"))
     dvc_steps(steps)
@@ -305,6 +313,72 @@ def list_environment_branches(environments: list[str]) -> None:
         path.write_text(listed, encoding="utf-8")
 
 
+SYNC_DIR = "deploy/sync"
+
+
+def sync_resources(controller: str, slug: str, owner: str, env: str) -> list[dict]:
+    """What makes `controller` follow deploy/<env>/ on the <env> branch and apply it to the namespace <slug>-<env>."""
+    name, url, path = f"{slug}-{env}", f"https://github.com/{owner}/{slug}.git", f"deploy/{env}"
+    if controller == "argocd":
+        return [
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": name, "namespace": "argocd"},
+                "spec": {
+                    "project": "default",
+                    "source": {"repoURL": url, "targetRevision": env, "path": path},
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
+                    "syncPolicy": {
+                        "automated": {"prune": True, "selfHeal": True},
+                        "syncOptions": ["CreateNamespace=true"],
+                    },
+                },
+            }
+        ]
+    return [
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": name, "namespace": "flux-system"},
+            "spec": {"interval": "1m", "url": url, "ref": {"branch": env}},
+        },
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": name, "namespace": "flux-system"},
+            "spec": {
+                "interval": "5m",
+                "sourceRef": {"kind": "GitRepository", "name": name},
+                "path": f"./{path}",
+                "prune": True,
+                "wait": True,
+                "targetNamespace": name,
+            },
+        },
+    ]
+
+
+def write_sync_resources(controller: str, slug: str, owner: str, environments: list[str]) -> None:
+    """deploy/sync/<env>.yaml per environment, applied once by whoever runs the cluster; `none` writes nothing.
+
+    Written here rather than templated because the environments are a list only known from the answers.
+    """
+    if controller == "none":
+        return
+    import yaml  # cookiecutter's own dependency
+
+    Path(SYNC_DIR).mkdir(parents=True, exist_ok=True)
+    for env in environments:
+        header = (
+            f"# {controller}: keep the cluster on deploy/{env}/ of the {env} branch (written by `modelrail promote`).\n"
+            f"# Apply once: kubectl apply -f {SYNC_DIR}/{env}.yaml. A private repository also needs read credentials\n"
+            "# for the controller (a deploy key or token in a Secret), which never go into this repository.\n"
+        )
+        body = yaml.safe_dump_all(sync_resources(controller, slug, owner, env), sort_keys=False)
+        Path(SYNC_DIR, f"{env}.yaml").write_text(header + body, encoding="utf-8")
+
+
 def main() -> int:
     """Run the steps in order; stop at the first failure with one ERROR line."""
     commit = template_commit(CONTEXT)
@@ -315,6 +389,9 @@ def main() -> int:
             f"the tag v{CONTEXT['modelrail_version']}, which can be moved (see the README: pin them by commit SHA)."
         )
     list_environment_branches(environment_names(ANSWERS["environments"]))
+    write_sync_resources(
+        ANSWERS["gitops"], ANSWERS["project_slug"], ANSWERS["github_owner"], environment_names(ANSWERS["environments"])
+    )
     if regenerated_by_cruft(CONTEXT):
         return 0
     if not Path(SAMPLE_DATA).is_file():
@@ -325,7 +402,7 @@ def main() -> int:
         return 1
     try:
         init_git()
-        init_dvc(ANSWERS["dvc_remote"])
+        init_dvc(ANSWERS["dvc_remote"], ANSWERS["dvc_remote_endpoint"])
         write_cruft_state(CONTEXT)
         record_modelrail_source(CONTEXT)
         first_commit(ANSWERS["author_name"], ANSWERS["author_email"])

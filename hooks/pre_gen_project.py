@@ -31,7 +31,9 @@ ANSWERS = {
     "environments": json.loads(r'''{{ cookiecutter.environments | tojson }}'''),
     "mlflow_tracking_uri": json.loads(r'''{{ cookiecutter.mlflow_tracking_uri | tojson }}'''),
     "dvc_remote": json.loads(r'''{{ cookiecutter.dvc_remote | tojson }}'''),
+    "dvc_remote_endpoint": json.loads(r'''{{ cookiecutter.dvc_remote_endpoint | tojson }}'''),
     "container_registry": json.loads(r'''{{ cookiecutter.container_registry | tojson }}'''),
+    "gitops": json.loads(r'''{{ cookiecutter.gitops | tojson }}'''),
     "modelrail_version": json.loads(r'''{{ cookiecutter.modelrail_version | tojson }}'''),
     "modelrail_repository": json.loads(r'''{{ cookiecutter.modelrail_repository | tojson }}'''),
 }
@@ -60,6 +62,11 @@ TARGET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 RESERVED_COLUMNS = {"prediction", "probability"}
 # A file name (no folder) under data/raw/; the sample data is CSV and prepare.py reads CSV.
 DATASET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.csv$")
+# An S3 endpoint: scheme, host (name or IPv4) and optional port, no user info (credentials never go into answers).
+ENDPOINT_RE = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?$")
+GITOPS_CONTROLLERS = ("argocd", "flux", "none")
+# Each environment syncs into the namespace `<slug>-<env>`, a DNS label.
+NAMESPACE_MAX = 63
 # Package names that would shadow a library the generated repo imports.
 RESERVED_PACKAGES = {"modelrail", "mlflow", "dvc", "sklearn", "pandas", "numpy", "yaml", "skops", "tests", "test"}
 # Bidirectional overrides make text display differently from what it is ("trojan source").
@@ -191,6 +198,48 @@ def check_dvc_remote(remote: str) -> None:
     raise AnswerError("dvc_remote", f"{remote!r} is inside the repository", fix)
 
 
+def check_dvc_remote_endpoint(endpoint: str) -> None:
+    """The endpoint lands in .dvc/config, so it must be a plain URL that carries no secret (empty: AWS S3)."""
+    if endpoint and not ENDPOINT_RE.fullmatch(endpoint):
+        raise AnswerError(
+            "dvc_remote_endpoint",
+            f"{endpoint!r} is not an http(s)://host[:port] URL",
+            "give the store's URL without credentials, e.g. https://minio.example.com:9000",
+        )
+
+
+def check_gitops(controller: str) -> None:
+    """The sync resources (deploy/sync/<env>.yaml) are written for one controller, or none."""
+    if controller not in GITOPS_CONTROLLERS:
+        choices = ", ".join(GITOPS_CONTROLLERS)
+        raise AnswerError("gitops", f"{controller!r} is not supported", f"choose one of {choices}")
+
+
+def combination_problems(answers: dict) -> list[AnswerError]:
+    """Checks that need two answers: an endpoint needs an s3:// remote; each namespace <slug>-<env> a DNS label."""
+    found = []
+    remote = answers["dvc_remote"]
+    if answers["dvc_remote_endpoint"] and not remote.startswith("s3://"):
+        found.append(
+            AnswerError(
+                "dvc_remote_endpoint",
+                f"is set but dvc_remote {remote!r} is not an s3:// URL",
+                "leave it empty, or answer dvc_remote with s3://bucket/path",
+            )
+        )
+    if answers["gitops"] != "none":
+        for env in parse_environments(answers["environments"]):
+            if len(f"{answers['project_slug']}-{env}") > NAMESPACE_MAX:
+                found.append(
+                    AnswerError(
+                        "gitops",
+                        f"needs the namespace {answers['project_slug']}-{env}, longer than {NAMESPACE_MAX} characters",
+                        "choose a shorter project_slug or environment name, or gitops none",
+                    )
+                )
+    return found
+
+
 # GitHub and registry names are used in URLs and image references: answer -> (pattern, what it must be, example).
 IDENTIFIERS = {
     "github_owner": (GITHUB_OWNER_RE, "a GitHub user or organisation name", "e.g. my-org"),
@@ -266,6 +315,8 @@ ANSWER_CHECKS = {
     "environments": parse_environments,
     "mlflow_tracking_uri": check_tracking_uri,
     "dvc_remote": check_dvc_remote,
+    "dvc_remote_endpoint": check_dvc_remote_endpoint,
+    "gitops": check_gitops,
     **{key: functools.partial(check_identifier, key) for key in IDENTIFIERS},
     "code_owners": check_code_owners,
     "task": check_task,
@@ -285,7 +336,8 @@ def problems(answers: dict) -> list[AnswerError]:
             ANSWER_CHECKS.get(key, lambda value: None)(value)
         except AnswerError as error:
             found.append(error)
-    return found
+    # Only answers that are each valid are worth combining; a bad one is already reported.
+    return found or combination_problems(answers)
 
 
 def validate(answers: dict) -> None:

@@ -238,6 +238,14 @@ def bake_for_act(tmp: Path, **answers: str) -> Path:
     return Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(tmp), extra_context={**context, **answers}))
 
 
+def overlay_image(text: str) -> str:
+    """The image `deploy/<env>/kustomization.yaml` pins: `<repository>@<digest>`."""
+    import yaml
+
+    (image,) = yaml.safe_load(text)["images"]
+    return f"{image['newName']}@{image['digest']}"
+
+
 @pytest.fixture(scope="session")
 def spark():
     """One local Spark session for every test that needs it (start-up costs ~10 s); the gates reuse it."""

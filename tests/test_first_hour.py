@@ -138,7 +138,10 @@ def test_modelrail_new_asks_again_on_each_bad_answer_and_bakes_a_valid_repo(tmp_
     term.answer(r"MLflow tracking URI .*: ", "")
     term.answer(r"DVC remote: .*: ", "inside")
     term.answer(r"! dvc_remote 'inside' is inside the repository .*\n.*DVC remote: .*: ", "")
+    term.answer(r"Endpoint URL of an S3-compatible store .*: ", "")
     term.answer(r"Container registry .*: ", "")
+    term.answer(r"GitOps controller .*\(argocd, flux, none\) \[argocd\]: ", "kubectl")
+    term.answer(r"! gitops 'kubectl' is not one of the options .*\n.*GitOps controller.*: ", "flux")
     term.answer(r"modelrail version to pin .*: ", "")
     term.answer(r"GitHub owner/name of the modelrail repository .*: ", "")
     repo = tmp_path / "churn-predictor"
@@ -150,7 +153,7 @@ def test_modelrail_new_asks_again_on_each_bad_answer_and_bakes_a_valid_repo(tmp_
     assert answers["python_version"] == "3.12" and answers["author_email"] == "team@example.com"
     assert answers["package_name"] == "churn_predictor" and answers["environments"] == "staging,production"
     tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True).stdout
-    assert "src/churn_predictor/train.py" in tracked.split()
+    assert "src/churn_predictor/train.py" in tracked.split() and "deploy/sync/production.yaml" in tracked.split()
     branches = subprocess.run(["git", "branch", "--format=%(refname:short)"], cwd=repo, capture_output=True, text=True)
     assert sorted(branches.stdout.split()) == ["main", "production", "staging"]
     dvc_status = [sys.executable, "-m", "dvc", "status", "--cloud"]

@@ -157,6 +157,9 @@ INVALID = [
     ("dvc_remote", "a/../b"),
     ("dvc_remote", " ../x"),
     ("dvc_remote", "s3:/bucket"),
+    ("dvc_remote_endpoint", "http://127.0.0.1:8333"),  # the default remote is a folder, not s3://
+    ("gitops", "kubectl"),
+    ("gitops", "ArgoCD"),
     ("github_owner", "-org"),
     ("github_owner", "my org"),
     ("code_owners", ""),
@@ -225,7 +228,37 @@ VALID = [
     ("target", "Churned_90d"),
     ("target", "_y"),
     ("dataset", "customer-churn.2024.csv"),
+    ("gitops", "flux"),
+    ("gitops", "none"),
 ]
+
+
+ENDPOINTS = [
+    ("http://127.0.0.1:8333", 0),
+    ("https://minio.example.com", 0),
+    ("https://s3.example.com:9000/", 0),
+    ("https://key:secret@s3.example.com", 1),  # credentials never go into answers (nor .dvc/config)
+    ("s3.example.com", 1),
+    ("https://s3.example.com/$(touch x)", 1),
+    ("https://s3.example.com\nurl = /tmp", 1),
+    ("https://s3.example.com\n", 1),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "code"), ENDPOINTS, ids=[repr(endpoint) for endpoint, _ in ENDPOINTS])
+def test_an_s3_endpoint_needs_an_s3_remote_and_a_plain_url(defaults, tmp_path, endpoint, code):
+    answers = {**defaults, "dvc_remote": "s3://models/dvc", "dvc_remote_endpoint": endpoint}
+    result = run_pre_gen(answers, tmp_path)
+    assert result.returncode == code, result.stderr
+    if code:
+        assert result.stderr.startswith("ERROR: dvc_remote_endpoint ") and "(fix: " in result.stderr
+
+
+def test_gitops_namespaces_must_fit_a_dns_label(defaults, tmp_path):
+    answers = {**defaults, "project_slug": "m" * 50, "environments": "staging,production-eu-west"}
+    result = run_pre_gen(answers, tmp_path)
+    assert result.returncode == 1 and "namespace " + "m" * 50 + "-production-eu-west" in result.stderr
+    assert run_pre_gen({**answers, "gitops": "none"}, tmp_path).returncode == 0
 
 
 @pytest.mark.parametrize(("key", "value"), VALID, ids=[f"{key}={value!r}" for key, value in VALID])
@@ -427,13 +460,16 @@ def test_post_gen_push_failure_exits_with_error(defaults, tmp_path):
 def test_post_gen_does_not_push_to_a_url_remote(defaults, tmp_path):
     repo = fake_generated_repo(tmp_path)
     env = isolated_git_env(tmp_path)
-    script = render_hook("post_gen_project", {**defaults, "dvc_remote": "s3://bucket/path"}, tmp_path)
+    answers = {**defaults, "dvc_remote": "s3://bucket/path", "dvc_remote_endpoint": "http://127.0.0.1:8333"}
+    script = render_hook("post_gen_project", answers, tmp_path)
 
     result = subprocess.run([sys.executable, str(script)], cwd=repo, env=env, capture_output=True, text=True)
 
     assert result.returncode == 0, result.stderr
     assert "dvc push" in result.stdout
-    assert "url = s3://bucket/path" in (repo / ".dvc" / "config").read_text(encoding="utf-8")
+    config = (repo / ".dvc" / "config").read_text(encoding="utf-8")
+    assert "url = s3://bucket/path" in config and "endpointurl = http://127.0.0.1:8333" in config
+    assert "secret" not in config and "access_key" not in config
 
 
 # ----------------------------------------------------------------------------------- through cookiecutter itself

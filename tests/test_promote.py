@@ -15,7 +15,7 @@ import pytest
 import yaml
 from conftest import git
 
-from modelrail import releases
+from modelrail import deploy_overlay, releases
 from modelrail.cli import main
 
 CONFIG = """\
@@ -77,6 +77,7 @@ def repo(workdir, monkeypatch, empty_registry):
     (workdir / "data/reference/staging.csv").write_text(TRAIN)
     (workdir / "deploy/base").mkdir(parents=True)
     (workdir / "deploy/base/deployment.yaml").write_text(DEPLOYMENT)
+    (workdir / "deploy/base/kustomization.yaml").write_text("resources: [deployment.yaml]\n")
     git(workdir, "init", "-q", "-b", "main")
     git(workdir, "add", ".")
     git(workdir, "commit", "-qm", "start")
@@ -435,10 +436,9 @@ def test_promote_outside_the_environment_branch_is_a_usage_error(repo, capsys):
     assert "git checkout staging" in capsys.readouterr().err
 
 
-def test_manifests_pin_the_image_by_digest(repo):
+def test_the_overlay_pins_the_image_by_digest(repo):
     record = {"model_version": "3", "content_hash": "abc"}
-    files = releases.render_manifests(repo, "staging", "reg/clf@sha256:" + "0" * 64, record)
-    deployment = yaml.safe_load(files[repo / "deploy/staging/deployment.yaml"].split("\n", 1)[1])
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "reg/clf@sha256:" + "0" * 64
-    assert deployment["spec"]["template"]["metadata"]["annotations"]["modelrail.dev/model-version"] == "3"
+    files = deploy_overlay.render_overlay(repo, "staging", "reg/clf@sha256:" + "0" * 64, record)
+    overlay = yaml.safe_load(files[repo / "deploy/staging/kustomization.yaml"])
+    assert overlay["images"] == [{"name": "placeholder", "newName": "reg/clf", "digest": "sha256:" + "0" * 64}]
+    assert overlay["commonAnnotations"]["modelrail.dev/model-version"] == "3"

@@ -30,7 +30,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import OWNER, act_executable, bake_for_act, git, modelrail_refs, require
+from conftest import (
+    OWNER,
+    act_executable,
+    bake_for_act,
+    git,
+    modelrail_refs,
+    overlay_image,
+    require,
+)
 from test_pull_request_e2e import dvc, set_params, sync, tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -297,8 +305,7 @@ def assert_released(world, env: str, artifact: dict, kind: str = "promotion") ->
         "features": True,
         "model": True,
     }
-    deployment = yaml.safe_load(origin_file(world, env, f"deploy/{env}/deployment.yaml"))
-    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    image = overlay_image(origin_file(world, env, f"deploy/{env}/kustomization.yaml"))
     assert image == f"{world['registry'].addr}/{world['image']}@{artifact['digest']}"
     return record
 

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
+from conftest import overlay_image
 from test_promote import alias, client, empty_registry, git, head, md5, merge, repo, train  # noqa: F401
 
 from modelrail import releases
@@ -77,8 +77,7 @@ def test_promote_tags_the_image_and_pins_the_manifest_by_digest(engine, image_re
     assert releases.registry_digest(engine[0], f"{repository}:model-{md5('m1')}") == digest
     record = json.loads((work / "releases/staging/release.json").read_text())
     assert record["image"]["digest"] == digest and record["model_version"] == version
-    deployment = yaml.safe_load((work / "deploy/staging/deployment.yaml").read_text())
-    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == f"{repository}@{digest}"
+    assert overlay_image((work / "deploy/staging/kustomization.yaml").read_text()) == f"{repository}@{digest}"
     released = head(work)
     assert promote(engine, "staging") == 0
     assert head(work) == released and "nothing to do" in capsys.readouterr().out
@@ -125,7 +124,7 @@ def test_a_missing_image_refuses_and_rollback_restores_the_old_digest(engine, im
     assert main(["rollback", "--env", "staging", "--registry", engine[1]]) == 0
     assert alias(work, "staging") == v1 and v2 != v1
     assert releases.registry_digest(engine[0], f"{engine[1]}/clf:staging") == first
-    assert first in (work / "deploy/staging/deployment.yaml").read_text()
+    assert overlay_image((work / "deploy/staging/kustomization.yaml").read_text()).endswith(f"@{first}")
     assert client(work).get_model_version("clf", v1).tags[releases.RELEASED_PREFIX + "staging"]
 
 

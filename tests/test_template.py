@@ -22,9 +22,12 @@ GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 STAGES = ["raw_gate", "prepare", "feature_gate", "train", "evaluate", "model_gate"]
 
 
-def expected_files(package: str, dataset: str = "breast_cancer.csv") -> set[str]:
+def expected_files(
+    package: str, dataset: str = "breast_cancer.csv", environments: str = "staging,production", gitops: str = "argocd"
+) -> set[str]:
     """Every file git tracks in a fresh bake; the sample data itself is tracked by DVC, not by git."""
-    return {
+    sync = set() if gitops == "none" else {f"deploy/sync/{env.strip()}.yaml" for env in environments.split(",")}
+    return sync | {
         ".cookiecutter.json",
         ".cruft.json",
         ".dvc/.gitignore",
@@ -48,6 +51,7 @@ def expected_files(package: str, dataset: str = "breast_cancer.csv") -> set[str]
         f"data/raw/{dataset}.dvc",
         "deploy/base/deployment.yaml",
         "deploy/base/hpa.yaml",
+        "deploy/base/kustomization.yaml",
         "deploy/base/service.yaml",
         "dvc.yaml",
         "expectations/features.json",
@@ -99,7 +103,8 @@ def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
 
 def assert_static_checks(repo: Path, package: str, dataset: str = "breast_cancer.csv") -> None:
     tracked = set(run(["git", "ls-files"], repo).stdout.split())
-    assert tracked == expected_files(package, dataset)
+    answers = json.loads((repo / ".cookiecutter.json").read_text())
+    assert tracked == expected_files(package, dataset, answers["environments"], answers["gitops"])
     for path in repo.rglob("*"):
         if path.is_file() and ".git" not in path.parts and ".dvc" not in path.parts:
             # GitHub expressions (`${{ ... }}`) in the copied-as-is workflows are not template markup.
@@ -205,15 +210,18 @@ def test_a_corrupted_raw_file_stops_the_pipeline_at_the_raw_data_gate(tmp_path):
 def valid_combinations():
     """Option combinations for static checks, dropping those pre_gen_project.py rejects (tested in test_hooks)."""
     environments = ["staging,production", "dev,qa,prod", "prod", "staging,staging", "main,prod"]
+    # Each GitOps controller in turn rather than in the product: a bake per combination costs seconds.
+    gitops = itertools.cycle(["argocd", "flux", "none"])
     for envs, python, package in itertools.product(environments, ["3.11", "3.13"], ["", "model_x"]):
         names = envs.split(",")
         if len(set(names)) == len(names) and "main" not in names:
-            yield pytest.param(envs, python, package, id=f"{envs}-py{python}-{package or 'derived'}")
+            sync = next(gitops)
+            yield pytest.param(envs, python, package, sync, id=f"{envs}-py{python}-{package or 'derived'}-{sync}")
 
 
-@pytest.mark.parametrize(("environments", "python_version", "package"), list(valid_combinations()))
-def test_option_combinations_bake_clean(tmp_path, environments, python_version, package):
-    answers = {"environments": environments, "python_version": python_version}
+@pytest.mark.parametrize(("environments", "python_version", "package", "gitops"), list(valid_combinations()))
+def test_option_combinations_bake_clean(tmp_path, environments, python_version, package, gitops):
+    answers = {"environments": environments, "python_version": python_version, "gitops": gitops}
     if package:
         answers["package_name"] = package
     repo = bake(tmp_path, **answers)

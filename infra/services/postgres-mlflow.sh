@@ -23,6 +23,10 @@
 #                            registered models it creates or is granted). Use its own MODELRAIL_SERVICES_DIR and
 #                            ports. Passwords are made once, kept in $MODELRAIL_SERVICES_DIR/secrets/<user>
 #                            (mode 600) and never printed; clients pass MLFLOW_TRACKING_USERNAME/PASSWORD.
+#   MODELRAIL_MLFLOW_ARTIFACTS where the server keeps artifacts (default <state>/mlflow-artifacts); an s3://bucket/path
+#                            puts them in object storage (infra/services/object-store.sh): the server then needs
+#                            AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_ENDPOINT_URL (or MLFLOW_S3_ENDPOINT_URL)
+#                            in its environment; clients still upload through the server and hold no credentials
 #
 # Logs go to stderr and to $MODELRAIL_SERVICES_DIR/{postgres/postgres.log,mlflow.log}.
 set -euo pipefail
@@ -41,7 +45,7 @@ PG_DIR="$STATE_DIR/postgres"
 PG_DATA="$PG_DIR/data"
 PG_SOCK="$PG_DIR/run"
 PG_LOG="$PG_DIR/postgres.log"
-ART_DIR="$STATE_DIR/mlflow-artifacts"
+ART_DEST="${MODELRAIL_MLFLOW_ARTIFACTS:-$STATE_DIR/mlflow-artifacts}"
 ML_LOG="$STATE_DIR/mlflow.log"
 ML_PID="$STATE_DIR/mlflow.pid"
 
@@ -137,8 +141,17 @@ start_mlflow() {
     if port_open "$MLFLOW_PORT"; then die "port $HOST:$MLFLOW_PORT is already taken by another process"; fi
     "$PY" -c 'import mlflow' 2>/dev/null || die "'$PY' has no mlflow; set MODELRAIL_PYTHON"
     BACKEND_URI=$(backend_uri)
-    mkdir -p "$ART_DIR"
-    log "starting mlflow server on $TRACKING_URI (backend $BACKEND_URI, artifacts $ART_DIR)"
+    if [[ "$ART_DEST" == s3://* ]]; then
+      # MLflow's S3 store reads its endpoint from MLFLOW_S3_ENDPOINT_URL; credentials stay in the environment.
+      export MLFLOW_S3_ENDPOINT_URL="${MLFLOW_S3_ENDPOINT_URL:-${AWS_ENDPOINT_URL:-}}"
+      [[ -n "$MLFLOW_S3_ENDPOINT_URL" ]] || die "artifacts at $ART_DEST need AWS_ENDPOINT_URL or MLFLOW_S3_ENDPOINT_URL"
+      [[ -n "${AWS_ACCESS_KEY_ID:-}" && -n "${AWS_SECRET_ACCESS_KEY:-}" ]] \
+        || die "artifacts at $ART_DEST need AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment"
+      "$PY" -c 'import boto3' 2>/dev/null || die "'$PY' has no boto3 (needed for s3:// artifacts)"
+    else
+      mkdir -p "$ART_DEST"
+    fi
+    log "starting mlflow server on $TRACKING_URI (backend $BACKEND_URI, artifacts $ART_DEST)"
     # The job runner (huey consumers for GenAI jobs) doubles start time on a small machine and is not needed here.
     export MLFLOW_SERVER_ENABLE_JOB_EXECUTION="${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}"
     local app=()
@@ -153,7 +166,7 @@ start_mlflow() {
     MLFLOW_FLASK_SERVER_SECRET_KEY="$( [[ "$AUTH" == 1 ]] && cat "$SECRETS/flask-secret-key" )" \
     setsid "$PY" -m mlflow server "${app[@]}" \
       --backend-store-uri "$BACKEND_URI" \
-      --artifacts-destination "$ART_DIR" \
+      --serve-artifacts --artifacts-destination "$ART_DEST" \
       --host "$HOST" --port "$MLFLOW_PORT" --workers "$WORKERS" \
       >>"$ML_LOG" 2>&1 </dev/null &
     echo $! >"$ML_PID"

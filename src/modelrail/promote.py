@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelrail import releases
+from modelrail import deploy_overlay, releases
 from modelrail.config import load_config
 from modelrail.errors import ConfigError
 from modelrail.releases import Refused, ReleaseFailed, ReleaseResult
@@ -174,7 +174,7 @@ def apply(
     image = record.get("image") or None
     manifests = {}
     if image:
-        manifests = releases.render_manifests(repo, env, f"{image['repository']}@{image['digest']}", record)
+        manifests = deploy_overlay.render_overlay(repo, env, f"{image['repository']}@{image['digest']}", record)
     rerun = f"re-run `modelrail {command or 'promote'} --env {env}`"
     moved = None
     if image:

@@ -2,7 +2,7 @@
 
 Shared by `modelrail promote` and `modelrail rollback`. The environment branch holds the truth: its current release
 record (`releases/<env>/release.json`), the history of every release (`releases/<env>/history.jsonl`) and the
-deploy manifests (`deploy/<env>/`, rendered from `deploy/base/` with the image pinned by digest). The MLflow
+deploy overlay (`deploy/<env>/kustomization.yaml`, image pinned by digest: see deploy_overlay.py). The MLflow
 registry and the image registry are moved to match, and every move is undone when a later one fails.
 
 Evidence comes from git only: whether an artifact was released to the previous environment, which image digest
@@ -38,8 +38,6 @@ LOCK_STALE_SECONDS = 30 * 60
 # Release commits are authored by this identity; `--approved-sha` lets only its commits follow the approved one.
 BOT_NAME = "modelrail-bot"
 BOT_EMAIL = "modelrail-bot@users.noreply.github.com"
-DEPLOY_BASE = "deploy/base"
-CONTAINER_NAME = "model"
 # Set by `modelrail containerize build` (see the template's Dockerfile).
 IMAGE_MODEL_LABEL = "io.modelrail.model.md5"
 
@@ -429,37 +427,6 @@ def rejection(repo: Path, environments: list[str], content_hash: str) -> str | N
             if entry.get("rejected_previous") and rolled_back.get("content_hash") == content_hash:
                 return f"rolled back from {env} and rejected by {entry.get('actor', '?')} at {entry.get('time', '?')}"
     return None
-
-
-def render_manifests(repo: Path, env: str, image: str, record: dict) -> dict[Path, str]:
-    """deploy/base/*.yaml with the model container's image pinned by digest and the release in annotations."""
-    import yaml
-
-    base = repo / DEPLOY_BASE
-    sources = sorted(base.glob("*.yaml")) if base.is_dir() else []
-    if not sources:
-        return {}
-    rendered: dict[Path, str] = {}
-    pinned = False
-    for source in sources:
-        documents = [doc for doc in yaml.safe_load_all(source.read_text(encoding="utf-8")) if doc]
-        for doc in documents:
-            if doc.get("kind") == "Deployment":
-                template = doc["spec"]["template"]
-                for container in template["spec"]["containers"]:
-                    if container.get("name") == CONTAINER_NAME:
-                        container["image"] = image
-                        pinned = True
-                annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
-                annotations["modelrail.dev/model-version"] = str(record["model_version"])
-                annotations["modelrail.dev/content-hash"] = record["content_hash"]
-            doc.setdefault("metadata", {}).setdefault("labels", {})["app.kubernetes.io/instance"] = env
-        header = f"# Written by `modelrail promote` from {DEPLOY_BASE}/{source.name}: edit that file, not this one.\n"
-        body = "---\n".join(yaml.safe_dump(doc, sort_keys=False) for doc in documents)
-        rendered[repo / "deploy" / env / source.name] = header + body
-    if not pinned:
-        raise ConfigError(f"{base}: no Deployment with a container named '{CONTAINER_NAME}' to pin the image on")
-    return rendered
 
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
