@@ -157,7 +157,7 @@ def _restore_manifests(repo: Path, env: str, current: dict, echo) -> str | None:
     image = (current or {}).get("image") or None
     if not image:
         return None
-    manifests = releases.render_manifests(repo, env, f"{image['repository']}@{image['digest']}", current)
+    manifests = deploy_overlay.render_overlay(repo, env, f"{image['repository']}@{image['digest']}", current)
     commit = releases.write_manifests(
         repo, env, manifests, f"Re-render deploy/{env}/ from the release record of v{current['model_version']}"
     )
