@@ -307,7 +307,7 @@ def test_a_malformed_gate_record_refuses_the_promotion(workdir, content):
     (workdir / "gates/raw.json").write_bytes(content)
     identity = releases.Identity("c" * 32, {}, {"gates/raw.json": "0" * 32}, None)
     with pytest.raises(releases.Refused, match=r"gates/raw\.json"):
-        releases.check_gate_records(workdir, identity)
+        releases.check_gate_records(workdir, identity, ["raw"])
 
 
 @pytest.mark.parametrize("line_end", [b"\r", b"\r\n"])

@@ -121,6 +121,8 @@ class Terminal:
 
 def test_modelrail_new_asks_again_on_each_bad_answer_and_bakes_a_valid_repo(tmp_path):
     term = Terminal([str(BIN / "modelrail"), "new", "--output-dir", str(tmp_path)], cwd=tmp_path)
+    term.answer(r"What the model predicts: .*\[binary-classification\]: ", "clustering")
+    term.answer(r"! task 'clustering' .*\n.*What the model predicts: .*: ", "")
     term.answer(r"Project name \(free text\) \[Breast Cancer Classifier\]: ", "Churn Predictor")
     term.answer(r"Repository name .*\[churn-predictor\]: ", "Churn Predictor!")
     term.answer(r"! project_slug 'Churn Predictor!' is not a valid slug \(fix: .*\n.*Repository name.*: ", "")
@@ -131,6 +133,9 @@ def test_modelrail_new_asks_again_on_each_bad_answer_and_bakes_a_valid_repo(tmp_
     term.answer(r"Author or team e-mail .*: ", "not-an-email")
     term.answer(r"! author_email .*\n.*e-mail .*: ", "team@example.com")
     term.answer(r"GitHub user or organisation .*: ", "")
+    term.answer(r"Who must review changes to the gates .*\[@my-org\]: ", "")
+    term.answer(r"File name of the data set .*\[breast_cancer.csv\]: ", "")
+    term.answer(r"Name of the label column .*\[target\]: ", "")
     term.answer(r"Python version \(3.11, 3.12 or 3.13\) \[3.11\]: ", "3.9")
     term.answer(r"! python_version '3.9' is not supported .*\n.*Python version.*: ", "3.12")
     term.answer(r"Environment branches .*\[staging,production\]: ", "main,prod")

@@ -9,7 +9,8 @@ from test_data_gate import BAD_CSV
 
 from modelrail.cli import main
 
-TEMPLATE = ROOT / "{{cookiecutter.project_slug}}"
+# The binary kind's sample data and its raw suite, as a bake writes them.
+SAMPLE = ROOT / "templates/samples/binary-classification"
 COUNTS = ("element_count", "unexpected_count", "unexpected_percent", "observed_value")
 TYPE_CHECK = "expect_column_values_to_be_in_type_list"
 
@@ -51,10 +52,10 @@ def both(data, suite, *extra: str) -> tuple[dict, dict]:
 
 def test_sample_data_agrees_on_every_expectation(workdir, spark):
     # Read in place: the template folder's name has `{`, `}` that Spark must not expand as a glob.
-    pandas, spark_record = both(TEMPLATE / "data/raw/breast_cancer.csv", TEMPLATE / "expectations/raw.json")
+    pandas, spark_record = both(SAMPLE / "data.csv", SAMPLE / "raw.json")
     assert pandas["passed"] is True
     assert len(spark_record["checks"]) == len(
-        json.loads((TEMPLATE / "expectations/raw.json").read_text())["expectations"]
+        json.loads((SAMPLE / "raw.json").read_text())["expectations"]
     )
     types = {check["details"]["observed_value"] for check in spark_record["checks"] if check["name"] == TYPE_CHECK}
     assert types == {"DoubleType", "IntegerType"}
@@ -64,12 +65,12 @@ def test_sample_data_agrees_on_every_expectation(workdir, spark):
 def test_corrupted_sample_data_agrees(workdir, spark):
     import pandas as pd
 
-    frame = pd.read_csv(TEMPLATE / "data/raw/breast_cancer.csv")
+    frame = pd.read_csv(SAMPLE / "data.csv")
     frame.loc[3, "mean_radius"] = 99.0
     frame.loc[[5, 7], "mean_texture"] = None
     frame.loc[9, "target"] = 7
     frame.to_csv(workdir / "corrupted.csv", index=False)
-    pandas, _ = both("corrupted.csv", TEMPLATE / "expectations/raw.json")
+    pandas, _ = both("corrupted.csv", SAMPLE / "raw.json")
     failed = {
         (check["column"], check["details"].get("unexpected_count"))
         for check in pandas["checks"]

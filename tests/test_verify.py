@@ -98,7 +98,7 @@ def test_a_missing_output_and_a_lock_without_stages_are_clear(tiny, capsys):
     (tiny / "data.csv").unlink()
     assert main(["verify"]) == 1
     assert "data.csv: dvc.lock (stage copy) records md5" in capsys.readouterr().err
-    assert "is missing (run `dvc pull`" in (tiny / "gates/verify.md").read_text()
+    assert "is missing (run \\`dvc pull\\`" in (tiny / "gates/verify.md").read_text()
     (tiny / "dvc.lock").write_text("schema: '2.0'\n")
     assert main(["verify"]) == 2
     assert "dvc.lock: no 'stages' mapping" in capsys.readouterr().err
