@@ -54,9 +54,7 @@ def test_sample_data_agrees_on_every_expectation(workdir, spark):
     # Read in place: the template folder's name has `{`, `}` that Spark must not expand as a glob.
     pandas, spark_record = both(SAMPLE / "data.csv", SAMPLE / "raw.json")
     assert pandas["passed"] is True
-    assert len(spark_record["checks"]) == len(
-        json.loads((SAMPLE / "raw.json").read_text())["expectations"]
-    )
+    assert len(spark_record["checks"]) == len(json.loads((SAMPLE / "raw.json").read_text())["expectations"])
     types = {check["details"]["observed_value"] for check in spark_record["checks"] if check["name"] == TYPE_CHECK}
     assert types == {"DoubleType", "IntegerType"}
     assert pandas["inputs"]["data"][0]["sha256"] == spark_record["inputs"]["data"][0]["sha256"]
