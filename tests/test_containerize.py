@@ -291,7 +291,8 @@ def test_a_failed_push_is_a_clear_error_and_leaves_no_tag(built):
     repo, image_id, _ = built
     proc = cli(repo, "containerize", "push", "--image", image_id, "--registry", "127.0.0.1:9", check=False)
     assert proc.returncode == 1
-    assert "docker push of 127.0.0.1:9/" in proc.stderr and "Traceback" not in proc.stderr
+    # Push first asks the registry whether it has the model tag already: an unreachable one fails there, by name.
+    assert "cannot ask the registry for 127.0.0.1:9/" in proc.stderr and "Traceback" not in proc.stderr
     tags = docker.from_env().images.get(image_id).tags
     assert not [tag for tag in tags if tag.startswith("127.0.0.1:9/")]
 
@@ -313,6 +314,8 @@ def test_a_model_whose_predictions_break_the_suite_fails_smoke(built, tmp_path):
     model = skops.io.load(model_file, trusted=skops.io.get_untrusted_types(file=model_file))
     model.classes_ = np.array([0, 7])  # a class the predictions suite does not know
     skops.io.dump(model, model_file)
+    # Recorded in dvc.lock, as a pipeline run would: an honest model whose predictions the suite refuses.
+    subprocess.run([sys.executable, "-m", "dvc", "commit", "-f", "-q"], cwd=repo, check=True)
     cli(repo, "containerize", "build")
     proc = cli(repo, "containerize", "smoke", check=False)
     assert proc.returncode == 1, proc.stdout
