@@ -141,7 +141,7 @@ def test_production_releases_the_digest_staging_ran_not_what_the_tag_says_now(en
     assert releases.registry_digest(engine[0], f"{repository}:production") == staged
     record = json.loads((work / "releases/production/release.json").read_text())
     assert record["image"]["digest"] == staged and record["model_version"] == version
-    assert staged in (work / "deploy/production/deployment.yaml").read_text()
+    assert overlay_image((work / "deploy/production/kustomization.yaml").read_text()) == f"{repository}@{staged}"
 
 
 def test_an_idle_promote_re_renders_a_hand_edited_deploy(engine, image_repo, capsys):
@@ -150,16 +150,16 @@ def test_an_idle_promote_re_renders_a_hand_edited_deploy(engine, image_repo, cap
     train(work, "m6")
     merge(work, "main", "staging")
     assert promote(engine, "staging") == 0
-    deployment = work / "deploy/staging/deployment.yaml"
-    rendered = deployment.read_text()
-    deployment.write_text(rendered.replace(digest, "sha256:" + "0" * 64))
+    overlay = work / "deploy/staging/kustomization.yaml"
+    rendered = overlay.read_text()
+    overlay.write_text(rendered.replace(digest, "sha256:" + "0" * 64))
     (work / "deploy/staging/debug-pod.yaml").write_text("kind: Pod\n")
     git(work, "add", "-A")
     git(work, "commit", "-qm", "Hand edit of the staging manifests")
     capsys.readouterr()
     assert promote(engine, "staging") == 0
     assert "re-rendered" in capsys.readouterr().out
-    assert deployment.read_text() == rendered and not (work / "deploy/staging/debug-pod.yaml").exists()
+    assert overlay.read_text() == rendered and not (work / "deploy/staging/debug-pod.yaml").exists()
     assert git(work, "log", "-1", "--format=%an|%s").startswith(f"{releases.BOT_NAME}|Re-render deploy/staging/")
     assert git(work, "status", "--porcelain") == ""
     assert releases.registry_digest(engine[0], f"{engine[1]}/clf:staging") == digest
