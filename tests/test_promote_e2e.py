@@ -400,10 +400,10 @@ def test_a_hand_edit_of_deploy_is_undone_and_an_older_approval_releases_nothing(
     push refuses once the branch has moved on, and moves nothing."""
     repo, second = world["repo"], world["artifacts"]["second"]
     merged = git(world["origin"], "rev-parse", "staging~1")
-    deployment = repo / "deploy/staging/deployment.yaml"
+    overlay = repo / "deploy/staging/kustomization.yaml"
     pinned = f"{world['registry'].addr}/{world['image']}@{second['digest']}"
-    forged = f"{world['registry'].addr}/{world['image']}@{world['artifacts']['first']['digest']}"
-    deployment.write_text(deployment.read_text().replace(pinned, forged))
+    assert overlay_image(overlay.read_text()) == pinned
+    overlay.write_text(overlay.read_text().replace(second["digest"], world["artifacts"]["first"]["digest"]))
     git(repo, "commit", "-qam", "Point staging at the old image")
     edit = git(repo, "rev-parse", "HEAD")
     run = push_branch(world, "staging", "promote.yml")
@@ -412,7 +412,7 @@ def test_a_hand_edit_of_deploy_is_undone_and_an_older_approval_releases_nothing(
     assert git(world["origin"], "log", "-1", "--format=%an|%s", "staging").startswith(
         "modelrail-bot|Re-render deploy/staging/"
     )
-    assert pinned in origin_file(world, "staging", "deploy/staging/deployment.yaml")
+    assert overlay_image(origin_file(world, "staging", "deploy/staging/kustomization.yaml")) == pinned
     assert alias(world, "staging") == second["version"] and tag(world, "staging") == second["digest"]
     restored = git(world["origin"], "rev-parse", "staging")
 

@@ -182,8 +182,8 @@ def test_a_good_pull_request_goes_green_and_comments_once_per_pull_request(world
     assert body.startswith("<!-- modelrail-report -->\n## modelrail: ✅ all")
     for expected in ("### Gates", "| ✅ | raw |", "| ✅ | features |", "| ✅ | model |", "dvc metrics diff main"):
         assert expected in body, expected
-    assert "| `metrics/metrics.json` | accuracy |" in body
-    assert f"### Champion comparison: `{world['slug']}@staging` (version 1)" in body
+    assert "| metrics/metrics.json | accuracy |" in body
+    assert f"### Champion comparison: {world['slug']}@staging (version 1)" in body
     summary = run.summary("validate")
     assert "### Metrics (`dvc metrics diff main`)" in summary and "| ✅ | champion |" in summary
     outputs = run.outputs("validate")["validate"]
@@ -233,7 +233,7 @@ def test_a_model_worse_than_the_champion_fails_the_champion_comparison(world):
     assert "## modelrail: ❌ champion gate failed" in body
     assert "worse than the champion by more than the tolerance" in body
     # The failure names what it was compared with: the champion behind the target environment's alias.
-    assert f"### Champion comparison: `{world['slug']}@staging` (version 1)" in body, body
+    assert f"### Champion comparison: {world['slug']}@staging (version 1)" in body, body
     assert f" for {world['slug']} v1 (@staging) (" in body, body
 
 

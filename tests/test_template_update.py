@@ -76,7 +76,15 @@ def test_cruft_update_brings_a_template_change_and_keeps_the_model_change(tmp_pa
     assert json.loads((repo / ".cruft.json").read_text())["commit"] == new
     assert not list(repo.rglob("*.rej")), "the update left conflicts"
     changed = {line[3:] for line in run(["git", "status", "--porcelain"], repo).stdout.splitlines()}
-    assert changed == {".cruft.json", "Makefile", "MODEL_CARD.md"}
+    # The workflows pin this template's actions by its commit: the update moves each pin, and changes nothing else.
+    pins = {path for path in changed if path.startswith(".github/workflows/")}
+    assert changed - pins == {".cruft.json", "Makefile", "MODEL_CARD.md"}
+    assert pins, "the workflows' action pins did not follow the template commit"
+    for path in pins:
+        diff = run(["git", "diff", "-U0", "--", path], repo).stdout
+        edits = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+        assert edits and all(f"@{old}" in line for line in edits if line.startswith("-")), diff
+        assert all(f"@{new}" in line for line in edits if line.startswith("+")), diff
     assert "SUCCESS: Good work! Project's cruft is up to date" in run([str(BIN / "cruft"), "check"], repo).stdout
 
     # The updated repository still runs its pipeline (up to the feature gate, to keep the test quick).
