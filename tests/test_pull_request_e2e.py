@@ -255,11 +255,10 @@ def test_attack_1_a_forged_gate_record_is_refused_by_the_validate_action(world):
         # validate action, pinned to this repository, is what must hold.
         workflow = repo / WORKFLOW
         text = workflow.read_text()
-        contract = ("contract-data: ${{ steps.paths.outputs.raw }}", "contract-suite: expectations/raw.json")
-        for line in (f"          {entry}\n" for entry in contract):
-            assert line in text
-            text = text.replace(line, "")
-        workflow.write_text(text)
+        # An empty contract-data skips the check (and keeps `with:` a mapping, so the workflow stays valid).
+        contract = "          contract-data: ${{ steps.paths.outputs.raw }}\n"
+        assert contract in text
+        workflow.write_text(text.replace(contract, '          contract-data: ""\n'))
 
     before = len(world["client"].search_model_versions(f"name='{world['slug']}'"))
     run, comment = open_pull_request(world, "forged", forge, "Refresh the sample data")
