@@ -81,7 +81,7 @@ def test_cruft_update_brings_a_template_change_and_keeps_the_model_change(tmp_pa
     assert changed - pins == {".cruft.json", "Makefile", "MODEL_CARD.md"}
     assert pins, "the workflows' action pins did not follow the template commit"
     for path in pins:
-        diff = run(["git", "diff", "-U0", "--", path], repo).stdout
+        diff = run(["git", "diff", "-U0", "HEAD", "--", path], repo).stdout
         edits = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
         assert edits and all(f"@{old}" in line for line in edits if line.startswith("-")), diff
         assert all(f"@{new}" in line for line in edits if line.startswith("+")), diff
