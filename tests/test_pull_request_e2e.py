@@ -234,7 +234,7 @@ def test_a_model_worse_than_the_champion_fails_the_champion_comparison(world):
     assert "worse than the champion by more than the tolerance" in body
     # The failure names what it was compared with: the champion behind the target environment's alias.
     assert f"### Champion comparison: {world['slug']}@staging (version 1)" in body, body
-    assert f" for {world['slug']} v1 (@staging) (" in body, body
+    assert f" for {world['slug']} v1 (@&#8203;staging) (" in body, body  # a mention, escaped
 
 
 def test_attack_1_a_forged_gate_record_is_refused_by_the_validate_action(world):
