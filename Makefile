@@ -46,7 +46,7 @@ test-fast: $(VENV)/.installed
 	$(BIN)/python -m pytest -m "not bake and not docker and not act"
 
 # Mutation testing of the guarantee modules against the fast tests (slow: not in CI). MUTANTS narrows it, e.g.
-# `make mutation MUTANTS='modelrail.champion*'`. Prints the score and every surviving mutant; docs/testing.md.
+# `make mutation MUTANTS='modelrail.gates.champion*'`. Prints the score and every surviving mutant; docs/testing.md.
 mutation: $(VENV)/.installed
 	$(UV) pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,mutation]'
 	rm -rf mutants

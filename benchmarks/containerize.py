@@ -38,7 +38,7 @@ def engine_env() -> None:
 
 
 def build(client, context: Path, tag: str, nocache: bool, buildargs: dict | None = None) -> tuple[str, float]:
-    from modelrail import docker_engine
+    from modelrail.container import engine as docker_engine
 
     start = time.perf_counter()
     stream = client.api.build(
@@ -175,9 +175,10 @@ def main() -> None:
     import pandas as pd
     from test_template import bake, dvc
 
-    from modelrail import docker_engine, wheelhouse
     from modelrail.artifact import load_artifact
-    from modelrail.container_build import build_args
+    from modelrail.container import engine as docker_engine
+    from modelrail.container import wheelhouse
+    from modelrail.container.build import build_args
 
     engine_env()
     client = docker_engine.connect()

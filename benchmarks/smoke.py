@@ -40,7 +40,8 @@ def main() -> None:
     sys.path[:0] = [str(root / "src"), str(root / "tests")]
     from test_template import bake, dvc
 
-    from modelrail import container_build, container_smoke
+    from modelrail.container import build as container_build
+    from modelrail.container import smoke as container_smoke
 
     engine_env()
     work = Path(tempfile.mkdtemp(prefix="modelrail-bench-smoke-"))

@@ -87,7 +87,7 @@ def export(task: str, out: Path) -> None:
 
     import pandas as pd
 
-    from modelrail import suite_init
+    from modelrail.gates import suite_init
 
     frame = load_frame(task)
     out.mkdir(parents=True, exist_ok=True)

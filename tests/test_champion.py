@@ -214,11 +214,12 @@ def test_not_comparable_says_why_and_the_report_shows_it(repo, champion, capsys)
     # The thresholds still judge the model.
     assert gate(repo, {"r2": 0.1, "rmse": 54.0}, "--target-env", "staging") == 1
 
-    from modelrail import report
     from modelrail.markdown import escape
+    from modelrail.report_records import Gate
+    from modelrail.report_sections import champion
 
     assert gate(repo, {"r2": 0.45, "rmse": 54.0}, "--target-env", "staging") == 0
-    text = "\n".join(report._champion([report.Gate("gates/model.json", record(repo), fresh=True)]))
+    text = "\n".join(champion([Gate("gates/model.json", record(repo), fresh=True)]))
     # The reason is the pull request's text: it reaches the comment escaped, as data.
     assert f"**⚠️ The champion's metrics no longer apply** (`not_comparable`): {escape(reason)}" in text
 

@@ -8,17 +8,17 @@ from modelrail.cli import build_parser, main
 
 # Each command, its required arguments, and the function it must reach with them (`module` means `module.run`).
 COMMANDS = {
-    ("gate", "data"): (["--data", "x.csv", "--suite", "s.json"], "data_gate"),
-    ("gate", "model"): (["--metrics", "m.json"], "model_gate"),
-    ("suite", "init"): (["--data", "x.csv", "--out", "s.json"], "suite_init"),
-    ("drift",): (["--reference", "r.csv", "--current", "logs/"], "drift"),
+    ("gate", "data"): (["--data", "x.csv", "--suite", "s.json"], "gates.data"),
+    ("gate", "model"): (["--metrics", "m.json"], "gates.model"),
+    ("suite", "init"): (["--data", "x.csv", "--out", "s.json"], "gates.suite_init"),
+    ("drift",): (["--reference", "r.csv", "--current", "logs/"], "gates.drift"),
     ("report",): (["--base", "main"], "report"),
-    ("containerize", "build"): ([], "container_build"),
-    ("containerize", "smoke"): (["--image", "x:1"], "container_smoke"),
-    ("containerize", "push"): (["--registry", "127.0.0.1:5000"], "container_push"),
-    ("containerize", "published"): (["--registry", "127.0.0.1:5000"], "container_push.published"),
-    ("verify",): (["--stage", "raw_gate"], "verify"),
-    ("template", "check"): (["--file", ".cruft.json"], "template_answers.check"),
+    ("containerize", "build"): ([], "container.build"),
+    ("containerize", "smoke"): (["--image", "x:1"], "container.smoke"),
+    ("containerize", "push"): (["--registry", "127.0.0.1:5000"], "container.push"),
+    ("containerize", "published"): (["--registry", "127.0.0.1:5000"], "container.push:published"),
+    ("verify",): (["--stage", "raw_gate"], "trust.verify"),
+    ("template", "check"): (["--file", ".cruft.json"], "trust.template_answers:check"),
     ("new",): (["--output-dir", "out"], "new"),
     ("register",): ([], "register"),
     ("promote",): (["--env", "staging"], "promote"),
@@ -48,7 +48,7 @@ def test_every_command_reaches_its_own_module_with_its_arguments(command, workdi
             reached.append((_module, [str(value) for value in flat]))
             raise Reached
 
-        module_path, _, function = module_name.partition(".")
+        module_path, _, function = module_name.partition(":")
         monkeypatch.setattr(importlib.import_module(f"modelrail.{module_path}"), function or "run", stand_in)
     arguments, module = COMMANDS[command]
     with pytest.raises(Reached):

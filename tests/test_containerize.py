@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from test_template import bake, dvc, run
 
-from modelrail import container_smoke, wheelhouse
 from modelrail.artifact import load_artifact
 from modelrail.cli import main
-from modelrail.gate_records import Check
+from modelrail.container import smoke as container_smoke
+from modelrail.container import probes, wheelhouse
+from modelrail.gates.records import Check
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -115,8 +116,8 @@ def test_serving_requirements_swap_mlflow_for_mlflow_skinny(tiny_repo):
     ],
 )
 def test_a_malformed_request_must_get_a_4xx(status, passed, says):
-    request = container_smoke.Request("empty-body", "an empty body", "")
-    check = container_smoke.refused(request, {"status": status, "body": "ConnectionResetError()"})
+    request = probes.Request("empty-body", "an empty body", "")
+    check = probes.refused(request, {"status": status, "body": "ConnectionResetError()"})
     assert check.success is passed
     assert says in check.message
 

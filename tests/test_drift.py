@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from modelrail.cli import main
-from modelrail.drift import psi
+from modelrail.gates.drift_columns import psi
 
 HEADER = "size,weight,colour,label\n"
 
@@ -230,7 +230,7 @@ def exact_figures(reference: Path, current: Path, column: str, bins: int = 10) -
 
 @pytest.mark.parametrize("shift", [0.0, 0.3, 1.5])
 def test_streamed_figures_agree_with_the_exact_ones_within_the_stated_bound(workdir, reference, shift):
-    from modelrail import drift as drift_module
+    from modelrail.gates import drift as drift_module
 
     current = workdir / "current.csv"
     current.write_text(rows(3000, seed=7, shift=shift))
@@ -323,7 +323,7 @@ def test_a_saved_profile_replaces_the_reference(workdir, reference):
 def test_the_ks_p_value_is_kolmogorovs_limit_distribution():
     from scipy.stats import kstwobign
 
-    from modelrail.drift import kolmogorov_sf
+    from modelrail.gates.drift_columns import kolmogorov_sf
 
     for z in (0.1, 0.3, 0.5, 1.0, 1.36, 2.0, 4.0):
         assert kolmogorov_sf(z) == pytest.approx(kstwobign.sf(z), rel=1e-9, abs=1e-5)

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from conftest import GOOD_CSV
 
-from modelrail import champion, container_smoke, releases
+from modelrail import releases
 from modelrail.cli import main
 from modelrail.config import load_config
+from modelrail.container import smoke as container_smoke
 from modelrail.errors import ConfigError
-from modelrail.gate_records import Check, GateResult, publish, render_summary
+from modelrail.gates import champion
+from modelrail.gates.records import Check, GateResult, publish, render_summary
 
 CONFIG = """\
 environments: [staging, production]
@@ -146,7 +148,7 @@ def test_records_are_strict_json_even_when_a_check_saw_nan(workdir):
 
 
 def test_an_unexpected_error_is_exit_3_with_one_line_and_the_debug_hint(repo, monkeypatch, capsys):
-    from modelrail import model_gate
+    from modelrail.gates import model as model_gate
 
     def broken(*args, **kwargs):
         raise KeyError("boom")
@@ -183,10 +185,10 @@ def test_inside_github_actions_every_failure_is_annotated_and_summarised(repo, m
 
 
 def test_an_annotation_cannot_be_split_into_a_second_workflow_command(monkeypatch, capsys):
-    from modelrail import step_outputs
+    from modelrail import github
 
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    step_outputs.error("bad\n::add-mask::x 100%", file="a,b:c.csv")
+    github.error("bad\n::add-mask::x 100%", file="a,b:c.csv")
     assert capsys.readouterr().out == "::error file=a%2Cb%3Ac.csv::bad%0A::add-mask::x 100%25\n"
 
 

@@ -84,7 +84,7 @@ def test_a_repo_baked_from_a_checkout_sets_up_and_runs_its_pipeline_offline(tmp_
     shown = subprocess.run(
         [str(repo / ".venv/bin/python"), "-m", "pip", "show", "-f", "modelrail"], capture_output=True, text=True
     )
-    assert shown.returncode == 0 and "modelrail/gate_records.py" in shown.stdout
+    assert shown.returncode == 0 and "modelrail/gates/records.py" in shown.stdout
 
 
 class Terminal:

@@ -15,9 +15,11 @@ from conftest import GOOD_CSV
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelrail import container_smoke, releases, report
+from modelrail import releases, report_sections
 from modelrail.cli import main
+from modelrail.container import smoke as container_smoke
 from modelrail.errors import ConfigError
+from modelrail.report_records import Gate, load_record
 
 # capsys is read (and so reset) after every example.
 CAPSYS_IS_READ_EACH_TIME = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
@@ -183,10 +185,14 @@ def test_mlmodel_signature(data):
 )
 def test_report_reads_any_gate_record(data):
     """The report's reading and rendering of gate records (the CLI runs dvc and git around it; see test_report)."""
-    record = report._load(data)
-    gate = report.Gate("gates/x.json", record, record is not None, record)
+    record = load_record(data)
+    gate = Gate("gates/x.json", record, record is not None, record)
     assert gate.state in ("passed", "failed", "not run")
     assert gate.state != "passed" or record["passed"] is True
-    for part in (report._gate_table([gate]), report._failures([gate]), report._data_quality_diff([gate], "main")):
+    for part in (
+        report_sections.gate_table([gate]),
+        report_sections.failures([gate]),
+        report_sections.data_quality_diff([gate], "main"),
+    ):
         assert all(isinstance(line, str) for line in part)
-    report._champion([gate])
+    report_sections.champion([gate])

@@ -171,7 +171,7 @@ def test_failures_come_first_and_each_gate_is_named_by_its_record(repo):
 
 
 def test_summaries_of_two_data_gates_have_different_headings(workdir, tmp_path):
-    from modelrail.gate_records import Check, GateResult, render_summary
+    from modelrail.gates.records import Check, GateResult, render_summary
 
     def summary(name: str) -> str:
         checks = [Check("expect_a", True, "ok")]

@@ -112,7 +112,7 @@ HOSTILE = "{{ cycler.__init__.__globals__.os.popen('touch pwned').read() }}"
 
 def test_answers_holding_template_markup_are_refused_before_cruft_update(tmp_path):
     repo = bake(tmp_path)
-    check = [sys.executable, str(ROOT / "actions/template-check/../../src/modelrail/template_answers.py")]
+    check = [sys.executable, str(ROOT / "actions/template-check/../../src/modelrail/trust/template_answers.py")]
     assert "answers, none holds template markup" in run([*check, ".cruft.json"], repo).stdout
     state = json.loads((repo / ".cruft.json").read_text())
     for key, payload in (("project_name", HOSTILE), ("description", "{% set x = 1 %}"), ("author_name", "{# x #}")):

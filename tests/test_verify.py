@@ -19,8 +19,8 @@ import pytest
 import yaml
 from test_template import BIN, bake, dvc, run
 
-from modelrail import integrity, verify
 from modelrail.cli import main
+from modelrail.trust import integrity, verify
 
 GIT_ID = ["-c", "user.name=t", "-c", "user.email=t@t"]
 

@@ -1,93 +1,25 @@
-"""The `modelrail` command line: parse, dispatch to one module per command, map results to exit codes."""
+"""The `modelrail` command line: parse, dispatch to one handler per command (commands.py), map errors to exit codes."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import traceback
 from pathlib import Path
 
-from modelrail import __version__
-from modelrail.errors import ConfigError, ModelrailError
+from modelrail import __version__, commands, github
+from modelrail.commands import non_negative
+from modelrail.errors import ModelrailError
 from modelrail.markdown import escape
 
-PASSED, FAILED, UNEXPECTED = 0, 1, 3
-
-
-def _gate_data(args: argparse.Namespace) -> int:
-    from modelrail import data_gate
-    from modelrail.config import load_config
-    from modelrail.engines import choose
-
-    config_path = _config_path(args.config)
-    config = load_config(config_path) if config_path is not None else {}
-    engine = choose(args.engine, config.get("gates", {}), "data")
-    record = args.record or Path("gates") / f"{args.suite.stem}.json"
-    result = data_gate.run(args.data, args.suite, record, args.summary or record.with_suffix(".md"), engine, config)
-    return _report(result)
-
-
-def _config_path(given: Path | None) -> Path | None:
-    """--config, else modelrail.yaml in the working directory if there is one (a model repo's root)."""
-    return given if given is not None or not Path("modelrail.yaml").is_file() else Path("modelrail.yaml")
-
-
-def _gate_model(args: argparse.Namespace) -> int:
-    from modelrail import model_gate
-
-    record = args.record or Path("gates/model.json")
-    summary = args.summary or record.with_suffix(".md")
-    result = model_gate.run(args.metrics, args.config, record, summary, args.target_env, args.alias)
-    return _report(result)
-
-
-def _suite_init(args: argparse.Namespace) -> int:
-    from modelrail import suite_init
-
-    draft = suite_init.run(args.data, args.out, args.name, args.force)
-    print(f"Drafted {len(draft.expectations)} expectations into {draft.path}: review them before you commit.")
-    return PASSED
-
-
-def _drift(args: argparse.Namespace) -> int:
-    from modelrail import drift
-
-    config = _config_path(args.config)
-    record = args.record or Path("gates/drift.json")
-    summary = args.summary or record.with_suffix(".md")
-    result = drift.run(args.reference, args.current, args.suite, config, record, summary, args.save_profile)
-    return _report(result)
-
-
-def _pull_request_report(args: argparse.Namespace) -> int:
-    from modelrail import report
-
-    since = _epoch(args.since) if args.since else None
-    result = report.run(args.out, args.base or None, args.gates, args.pipeline_outcome, since)
-    print(result.markdown, end="")
-    print(f"Report: {result.path}")
-    return PASSED if result.passed else FAILED
-
-
-def _epoch(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"--since {text[:40]!r}: must be epoch seconds, e.g. $(date +%s) when the pipeline started")
-    return value
+UNEXPECTED = commands.UNEXPECTED
 
 
 def _finite(text: str) -> float:
     """argparse type: a finite number, 0 or more (an infinite tolerance would pass any prediction)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
+    value = non_negative(text)
+    if value is None:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a finite number, 0 or more")
     return value
 
@@ -97,146 +29,6 @@ def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number, 1 or more")
     return int(text)
-
-
-def _verify(args: argparse.Namespace) -> int:
-    from modelrail import verify
-
-    record = args.record or Path("gates/verify.json")
-    result = verify.run(Path("."), record, args.summary or record.with_suffix(".md"), args.stage or None)
-    return _report(result)
-
-
-def _new(args: argparse.Namespace) -> int:
-    from modelrail import new
-
-    new.run(args.template, args.output_dir)
-    return PASSED
-
-
-def _containerize_build(args: argparse.Namespace) -> int:
-    from modelrail import container_build, step_outputs
-
-    result = container_build.run(Path("."), args.dockerfile, args.base_image, args.model_version)
-    step_outputs.write({"image-id": result.image_id, "image": result.references[-1]})
-    print(f"Built {result.image_id} in {result.seconds:.0f}s, tagged {', '.join(result.references)}")
-    return PASSED
-
-
-def _containerize_smoke(args: argparse.Namespace) -> int:
-    from modelrail import container_smoke, step_outputs
-    from modelrail.artifact import load_artifact
-
-    if args.image:
-        image = args.image
-    else:
-        artifact = load_artifact(Path("."))
-        image = f"{artifact.project}:{artifact.model_tag}"
-    record = args.record or Path("gates/container.json")
-    result = container_smoke.run(
-        image,
-        args.model,
-        args.sample,
-        args.suite,
-        record,
-        args.summary or record.with_suffix(".md"),
-        Path("build/containerize/predictions.csv"),
-        rows=args.rows,
-        tolerance=args.tolerance,
-        timeout=args.timeout,
-    )
-    step_outputs.write({"passed": str(result.passed).lower()})
-    return _report(result)
-
-
-def _containerize_push(args: argparse.Namespace) -> int:
-    from modelrail import container_push, step_outputs
-
-    result = container_push.run(Path("."), args.image, args.registry)
-    step_outputs.write({"digest": result.digest, "image": f"{result.repository}@{result.digest}"})
-    if result.skipped:
-        print(f"Not pushed: the registry already has {result.references[0]}, kept as it is")
-    else:
-        print(f"Pushed {', '.join(result.references)}")
-    print(f"digest={result.digest}")
-    return PASSED
-
-
-def _containerize_published(args: argparse.Namespace) -> int:
-    from modelrail import container_push, step_outputs
-
-    reference, digest = container_push.published(Path("."), args.registry)
-    step_outputs.write({"exists": "true" if digest else "false", "digest": digest or ""})
-    print(f"{reference}: {'in the registry at ' + digest if digest else 'not in the registry'}")
-    return PASSED
-
-
-def _template_check(args: argparse.Namespace) -> int:
-    from modelrail import template_answers
-
-    try:
-        count = template_answers.check(args.file)
-    except template_answers.MarkupError as exc:
-        raise ConfigError(str(exc)) from None
-    print(f"{args.file}: {count} answers, none holds template markup")
-    return PASSED
-
-
-def _register(args: argparse.Namespace) -> int:
-    from modelrail import register, step_outputs
-
-    result = register.run(Path("."))
-    step_outputs.write({"model-version": result.model_version, "content-hash": result.content_hash})
-    print(f"Tagged {result.registered_model} v{result.model_version} with content hash {result.content_hash}")
-    return PASSED
-
-
-def _promote(args: argparse.Namespace) -> int:
-    from modelrail import promote
-
-    result = promote.run(
-        Path("."),
-        args.env,
-        registry=args.registry,
-        image=not args.no_image,
-        allow_rejected=args.allow_rejected,
-        approved_sha=args.approved_sha,
-        push_to=args.push or None,
-    )
-    return _release(result)
-
-
-def _rollback(args: argparse.Namespace) -> int:
-    from modelrail import rollback
-
-    result = rollback.run(
-        Path("."),
-        args.env,
-        to=args.to,
-        reject=args.reject,
-        allow_rejected=args.allow_rejected,
-        image=not args.no_image,
-        push_to=args.push or None,
-    )
-    return _release(result)
-
-
-def _release(result) -> int:
-    from modelrail import step_outputs
-
-    digest = ((result.record or {}).get("image") or {}).get("digest") or ""
-    step_outputs.write(
-        {
-            "model-version": result.model_version,
-            "content-hash": result.content_hash,
-            "digest": digest,
-            "changed": str(result.changed).lower(),
-            "commit": result.commit or "",
-        }
-    )
-    verb = "released" if result.changed else "unchanged"
-    print(f"{result.env}: {verb} ({result.kind}) v{result.model_version} content {result.content_hash}")
-    return PASSED
 
 
 def _release_options(parser: argparse.ArgumentParser) -> None:
@@ -266,16 +58,6 @@ def _release_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _report(result) -> int:
-    from modelrail.gate_records import render_terminal
-
-    out, failures = render_terminal(result)
-    print("\n".join(out))
-    for _, message in failures:
-        print(f"ERROR: {result.gate} gate: {message}", file=sys.stderr)
-    return PASSED if result.passed else FAILED
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="modelrail",
@@ -284,9 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(MODELRAIL_DEBUG=1 prints its traceback).",
     )
     parser.add_argument("--version", action="version", version=f"modelrail {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    gate = commands.add_parser("gate", help="run a gate and write its record").add_subparsers(
+    gate = subcommands.add_parser("gate", help="run a gate and write its record").add_subparsers(
         dest="gate", required=True, metavar="GATE"
     )
     data = gate.add_parser("data", help="validate CSV or Parquet files against an expectation suite")
@@ -300,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate with pandas or Spark (default: gates.data.engine in modelrail.yaml, else pandas)",
     )
     data.add_argument("--config", type=Path, help="modelrail.yaml to read (default: modelrail.yaml if present)")
-    data.set_defaults(handler=_gate_data, doing="validating data against the suite")
+    data.set_defaults(handler=commands.gate_data, doing="validating data against the suite")
 
     model = gate.add_parser("model", help="check evaluation metrics against modelrail.yaml thresholds")
     model.add_argument("--metrics", type=Path, required=True, help="metrics JSON, e.g. metrics/metrics.json")
@@ -312,9 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--target-env", help="also compare with the champion of this environment or base branch, e.g. staging, main"
     )
     champion.add_argument("--alias", help="also compare with the model version behind this MLflow alias")
-    model.set_defaults(handler=_gate_model, doing="checking metrics against thresholds and the champion")
+    model.set_defaults(handler=commands.gate_model, doing="checking metrics against thresholds and the champion")
 
-    report = commands.add_parser("report", help="write the pull-request report: gates, metrics diff, champion")
+    report = subcommands.add_parser("report", help="write the pull-request report: gates, metrics diff, champion")
     report.add_argument("--base", help="base branch to diff against, e.g. main (default: no diff)")
     report.add_argument("--out", type=Path, default=Path("modelrail-report.md"), help="default: modelrail-report.md")
     report.add_argument("--gates", type=Path, default=Path("gates"), help="folder of gate records (default: gates)")
@@ -326,17 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--since", help="epoch seconds when the pipeline started: records written since then are this run's"
     )
-    report.set_defaults(handler=_pull_request_report, doing="writing the pull-request report")
+    report.set_defaults(handler=commands.pull_request_report, doing="writing the pull-request report")
 
-    verify = commands.add_parser(
+    verify = subcommands.add_parser(
         "verify", help="re-hash DVC outputs against dvc.lock and re-derive every gate; compare with the records"
     )
     verify.add_argument("--stage", action="append", help="re-derive only this gate stage of dvc.yaml (repeatable)")
     verify.add_argument("--record", type=Path, help="its own gate record (default: gates/verify.json)")
     verify.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
-    verify.set_defaults(handler=_verify, doing="re-deriving the gates from the content")
+    verify.set_defaults(handler=commands.verify, doing="re-deriving the gates from the content")
 
-    suite = commands.add_parser("suite", help="work with expectation suites").add_subparsers(
+    suite = subcommands.add_parser("suite", help="work with expectation suites").add_subparsers(
         dest="suite", required=True, metavar="ACTION"
     )
     init = suite.add_parser("init", help="draft a suite from data files, for review")
@@ -350,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", type=Path, required=True, help="suite JSON to write, e.g. expectations/raw.json")
     init.add_argument("--name", help="suite name (default: the file name)")
     init.add_argument("--force", action="store_true", help="overwrite an existing suite")
-    init.set_defaults(handler=_suite_init, doing="drafting a suite from the data file")
+    init.set_defaults(handler=commands.suite_init, doing="drafting a suite from the data file")
 
-    drift = commands.add_parser("drift", help="compare current data with a reference, column by column; gate on it")
+    drift = subcommands.add_parser("drift", help="compare current data with a reference, column by column; gate on it")
     drift.add_argument(
         "--reference",
         type=Path,
@@ -367,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--config", type=Path, help="thresholds under `drift:` (default: modelrail.yaml if present)")
     drift.add_argument("--record", type=Path, help="gate record JSON (default: gates/drift.json)")
     drift.add_argument("--summary", type=Path, help="Markdown report (default: the record with .md)")
-    drift.set_defaults(handler=_drift, doing="comparing current data with the reference")
-    containerize = commands.add_parser("containerize", help="build, smoke-test and push the serving image")
+    drift.set_defaults(handler=commands.drift, doing="comparing current data with the reference")
+    containerize = subcommands.add_parser("containerize", help="build, smoke-test and push the serving image")
     steps = containerize.add_subparsers(dest="step", required=True, metavar="STEP")
     image_help = "image to use (default: MODELRAIL_IMAGE, else <project>:model-<content hash> from dvc.lock)"
     build = steps.add_parser("build", help="build the image from the Dockerfile, tagged sha-<commit>, model-<hash>")
@@ -381,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("MODELRAIL_MODEL_VERSION") or None,
         help="label value (default: the MLflow run id in models/run.json)",
     )
-    build.set_defaults(handler=_containerize_build, doing="building the serving image")
+    build.set_defaults(handler=commands.containerize_build, doing="building the serving image")
     smoke = steps.add_parser("smoke", help="gate: run the image offline, check health, predictions, bad requests")
     smoke.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
     smoke.add_argument("--model", type=Path, default=Path("models/model"), help="in-process reference model")
@@ -392,36 +174,36 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--timeout", type=_finite, default=120.0, help="seconds to wait for health (default: 120)")
     smoke.add_argument("--record", type=Path, help="gate record JSON (default: gates/container.json)")
     smoke.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
-    smoke.set_defaults(handler=_containerize_smoke, doing="smoke-testing the serving image")
+    smoke.set_defaults(handler=commands.containerize_smoke, doing="smoke-testing the serving image")
     push = steps.add_parser("push", help="push the image with both tags; print the digest")
     push.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
     push_registry = "registry/namespace (default: MODELRAIL_REGISTRY, else modelrail.yaml's container_registry)"
     push.add_argument("--registry", default=os.environ.get("MODELRAIL_REGISTRY") or None, help=push_registry)
-    push.set_defaults(handler=_containerize_push, doing="pushing the serving image")
+    push.set_defaults(handler=commands.containerize_push, doing="pushing the serving image")
     published = steps.add_parser(
         "published", help="is model-<content hash> already in the registry? (outputs exists, digest)"
     )
     published.add_argument("--registry", default=os.environ.get("MODELRAIL_REGISTRY") or None, help=push_registry)
-    published.set_defaults(handler=_containerize_published, doing="looking the image up in the registry")
+    published.set_defaults(handler=commands.containerize_published, doing="looking the image up in the registry")
 
-    template = commands.add_parser("template", help="work with the template the repository was made from")
+    template = subcommands.add_parser("template", help="work with the template the repository was made from")
     template_steps = template.add_subparsers(dest="step", required=True, metavar="ACTION")
     template_check = template_steps.add_parser(
         "check", help="refuse template markup in .cruft.json's answers (run before `cruft update`)"
     )
     template_check.add_argument("--file", type=Path, default=Path(".cruft.json"), help="default: .cruft.json")
-    template_check.set_defaults(handler=_template_check, doing="checking the template answers")
+    template_check.set_defaults(handler=commands.template_check, doing="checking the template answers")
 
-    new = commands.add_parser("new", help="bake a new model repo: each question checked as it is answered")
+    new = subcommands.add_parser("new", help="bake a new model repo: each question checked as it is answered")
     new.add_argument("--template", type=Path, help="template checkout (default: the one this modelrail runs from)")
     new.add_argument(
         "--output-dir", type=Path, help="where the repo goes (default: here, or next to the template when inside it)"
     )
-    new.set_defaults(handler=_new, doing="baking a new model repo")
+    new.set_defaults(handler=commands.new, doing="baking a new model repo")
 
-    register = commands.add_parser("register", help="tag the trained model version with its content identity")
-    register.set_defaults(handler=_register, doing="tagging the model version in the registry")
-    promote = commands.add_parser("promote", help="release this commit's gated artifact to an environment")
+    register = subcommands.add_parser("register", help="tag the trained model version with its content identity")
+    register.set_defaults(handler=commands.register, doing="tagging the model version in the registry")
+    promote = subcommands.add_parser("promote", help="release this commit's gated artifact to an environment")
     _release_options(promote)
     promote.add_argument(
         "--approved-sha",
@@ -429,12 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse unless HEAD is this commit or only release commits follow it "
         "(default: MODELRAIL_APPROVED_SHA; the promote workflow passes the pushed commit)",
     )
-    promote.set_defaults(handler=_promote, doing="promoting to the environment")
-    rollback = commands.add_parser("rollback", help="bring back an environment's earlier release")
+    promote.set_defaults(handler=commands.promote, doing="promoting to the environment")
+    rollback = subcommands.add_parser("rollback", help="bring back an environment's earlier release")
     _release_options(rollback)
     rollback.add_argument("--to", help="model version to restore (default: the release before the current one)")
     rollback.add_argument("--reject", action="store_true", help="mark the version rolled back from as rejected")
-    rollback.set_defaults(handler=_rollback, doing="rolling back the environment")
+    rollback.set_defaults(handler=commands.rollback, doing="rolling back the environment")
     return parser
 
 
@@ -442,20 +224,18 @@ class _Parser(argparse.ArgumentParser):
     """argparse, with its usage errors also annotated inside GitHub Actions (exit 2, as argparse does)."""
 
     def error(self, message: str):
-        from modelrail import step_outputs
 
-        step_outputs.error(f"{self.prog}: {message}")
-        step_outputs.summary(f"- ❌ `{self.prog}`: usage error: {escape(message)}")
+        github.error(f"{self.prog}: {message}")
+        github.summary(f"- ❌ `{self.prog}`: usage error: {escape(message)}")
         super().error(message)
 
 
 def _fail(command: str, message: str, code: int) -> int:
     """A failure that is not a gate's verdict: one line on stderr, and the annotation and summary line in Actions."""
-    from modelrail import step_outputs
 
     print(f"ERROR: {message}", file=sys.stderr)
-    step_outputs.error(f"modelrail {command}: {message}")
-    step_outputs.summary(f"- ❌ modelrail {command} (exit {code}): {escape(message, limit=1000)}")
+    github.error(f"modelrail {command}: {message}")
+    github.summary(f"- ❌ modelrail {command} (exit {code}): {escape(message, limit=1000)}")
     return code
 
 

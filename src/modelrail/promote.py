@@ -76,7 +76,7 @@ def run(
     with releases.EnvironmentLock(registry_, env, actor):
         client = digest = None
         if repository:
-            from modelrail import docker_engine
+            from modelrail.container import engine as docker_engine
 
             client = docker_engine.connect()
             digest = _image_digest(client, repository, identity.content_hash, previous_release)
@@ -244,7 +244,7 @@ def _already_released(registry, env, number, identity, current, repository) -> b
         return True
     if not image or image.get("repository") != repository:
         return False
-    from modelrail import docker_engine
+    from modelrail.container import engine as docker_engine
 
     return releases.registry_digest(docker_engine.connect(), f"{repository}:{env}") == image.get("digest")
 
@@ -262,7 +262,7 @@ def _drift_gate(repo: Path, config: dict, config_path: Path, env: str) -> dict |
     reference = promotion.get("reference_data", {}).get(env)
     if not reference:
         return None
-    from modelrail import drift
+    from modelrail.gates import drift
 
     training = repo / promotion.get("training_data", DEFAULT_TRAINING_DATA)
     for path in (training, repo / reference):

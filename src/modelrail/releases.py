@@ -179,7 +179,7 @@ class Registry:
 
 def open_registry(repo: Path, config: dict) -> Registry:
     """The registry named by modelrail.yaml (MLFLOW_TRACKING_URI overrides it), answering in reasonable time."""
-    from modelrail.champion import tracking_uri
+    from modelrail.gates.champion import tracking_uri
 
     config_path = repo / "modelrail.yaml"
     name = config.get("mlflow", {}).get("registered_model")
@@ -316,7 +316,7 @@ def _pull(client, reference: str):
 
 def point_tag(client, repository: str, tag: str, digest: str) -> None:
     """Make `<repository>:<tag>` on the registry point at `digest` (pull by digest, tag, push, verify)."""
-    from modelrail import docker_engine
+    from modelrail.container import engine as docker_engine
 
     image = _pull(client, f"{repository}@{digest}")
     image.tag(repository, tag)
@@ -551,7 +551,7 @@ def now() -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    from modelrail.champion import redact
+    from modelrail.gates.champion import redact
 
     text = redact(str(exc).strip())
     return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -55,7 +55,7 @@ def run(
         client = None
         old_image = target.get("image") if image else None
         if old_image:
-            from modelrail import docker_engine
+            from modelrail.container import engine as docker_engine
 
             client = docker_engine.connect()
         record = {

@@ -7,10 +7,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelrail import docker_engine, wheelhouse
 from modelrail.artifact import MODEL_DIR, Artifact, load_artifact
+from modelrail.container import engine as docker_engine
+from modelrail.container import wheelhouse
 from modelrail.errors import ConfigError, ContainerError
-from modelrail.integrity import require_outputs_match_lock
+from modelrail.trust.integrity import require_outputs_match_lock
 
 
 @dataclass

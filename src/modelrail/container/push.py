@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelrail import docker_engine
 from modelrail.artifact import MODEL_DIR, load_artifact, registry_from
+from modelrail.container import engine as docker_engine
 from modelrail.errors import ContainerError
-from modelrail.integrity import require_outputs_match_lock
+from modelrail.trust.integrity import require_outputs_match_lock
 
 
 @dataclass

@@ -16,22 +16,6 @@ class Suite:
     expectations: list[dict]
     digests: dict[str, str]
 
-    def columns(self) -> set[str]:
-        """Every column an expectation names, so missing columns are reported before validation."""
-        names: set[str] = set()
-        for expectation in self.expectations:
-            kwargs = expectation["kwargs"]
-            if isinstance(kwargs.get("column"), str):
-                names.add(kwargs["column"])
-            for key in ("column_A", "column_B"):
-                if isinstance(kwargs.get(key), str):
-                    names.add(kwargs[key])
-            if isinstance(kwargs.get("column_list"), list) and expectation["type"].startswith(
-                "expect_compound_columns"
-            ):
-                names.update(kwargs["column_list"])
-        return names
-
 
 def load_suite(path: Path) -> Suite:
     """Read a GX 1.x suite JSON: {"name": ..., "expectations": [{"type": ..., "kwargs": {...}}]}."""

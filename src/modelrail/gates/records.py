@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from modelrail import __version__, step_outputs
+from modelrail import __version__, github
 from modelrail.files import finite, write_atomic, write_json_atomic
 from modelrail.markdown import escape
 
@@ -140,6 +140,6 @@ def publish(result: GateResult, details: str = "") -> str:
     write_json_atomic(result.record_path, to_record(result))
     write_atomic(result.summary_path, summary)
     for file, message in render_terminal(result)[1]:
-        step_outputs.error(f"{result.gate} gate: {message}", file)
-    step_outputs.summary(summary + "\n")
+        github.error(f"{result.gate} gate: {message}", file)
+    github.summary(summary + "\n")
     return summary

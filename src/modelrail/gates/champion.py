@@ -10,10 +10,10 @@ from pathlib import Path
 
 from modelrail.config import DEVELOPMENT_BRANCHES
 from modelrail.errors import ConfigError
-from modelrail.gate_records import Check
+from modelrail.gates.metrics import lookup
+from modelrail.gates.records import Check
 
-THRESHOLDS_ONLY, FAIL = "thresholds-only", "fail"
-WHEN_MISSING = (THRESHOLDS_ONLY, FAIL)
+THRESHOLDS_ONLY = "thresholds-only"
 DEFAULT_TOLERANCE = 0.0
 # evaluate logs the test metrics on the training run as test_<name>; that run is the version's source run.
 RUN_METRIC_PREFIX = "test_"
@@ -128,8 +128,6 @@ def _first_line(exc: BaseException) -> str:
 
 def compare(metrics: dict, metrics_path: Path, config: dict, config_path: Path, alias: str) -> tuple[list[Check], dict]:
     """Checks of the new metrics against the champion behind `alias`, and what to record about the champion."""
-    from modelrail.model_gate import lookup
-
     champion_settings = settings(config, config_path)
     registered_model = config.get("mlflow", {}).get("registered_model")
     if not registered_model:

@@ -24,7 +24,7 @@ from pathlib import Path
 from modelrail.artifact import MODEL_DIR
 from modelrail.errors import ConfigError
 from modelrail.files import write_atomic
-from modelrail.gate_records import Check, GateResult, publish
+from modelrail.gates.records import Check, GateResult, publish
 
 GATE_COMMAND = ("modelrail", "gate")
 # Fields of a gate record that differ between two honest runs of the same gate on the same content.
@@ -118,7 +118,7 @@ def run(
     only: list[str] | None = None,
 ) -> GateResult:
     """Verify integrity, re-derive the gates in a scratch copy, compare; publish gates/verify.json."""
-    from modelrail import integrity
+    from modelrail.trust import integrity
 
     checked, mismatches = integrity.verify_outputs(repo)
     checks = [
@@ -149,7 +149,7 @@ def _rederive(repo: Path, stages: list[Stage]) -> list[Check]:
         # One child process in the scratch folder runs them all, so great_expectations is imported once, not once
         # per gate, and this process keeps its working directory.
         proc = subprocess.run(
-            [sys.executable, "-c", "from modelrail.verify import run_here; run_here()"],
+            [sys.executable, "-m", "modelrail.trust.rederive"],
             input=plan_json,
             cwd=scratch,
             env=env,
@@ -174,37 +174,6 @@ def _rederive(repo: Path, stages: list[Stage]) -> list[Check]:
             if stage.is_gate:
                 checks += [_compare(repo, scratch, stage, record) for record in stage.records]
         return checks
-
-
-def run_here() -> None:
-    """In the scratch folder: run the stages read from stdin in order, stop after a failure, print JSON outcomes.
-
-    `modelrail gate ...` commands run in this process; other commands run in a shell, as DVC runs them.
-    """
-    import contextlib
-    import io
-
-    from modelrail import cli
-
-    outcomes = []
-    for stage in json.loads(sys.stdin.read()):
-        output = io.StringIO()
-        if stage["gate"]:
-            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-                try:
-                    returncode = cli.main(shlex.split(stage["cmd"])[1:])
-                except SystemExit as exc:  # argparse: a malformed gate command in dvc.yaml
-                    returncode = exc.code if isinstance(exc.code, int) else 2
-                except Exception as exc:  # reported as the stage's failure, like a crashed command
-                    returncode, _ = 3, output.write(f"{type(exc).__name__}: {exc}")
-        else:
-            proc = subprocess.run(stage["cmd"], shell=True, capture_output=True, text=True)
-            returncode = proc.returncode
-            output.write(proc.stderr or proc.stdout)
-        outcomes.append({"name": stage["name"], "returncode": returncode, "output": output.getvalue()[-600:]})
-        if returncode != 0:
-            break
-    print(json.dumps(outcomes))
 
 
 def _populate(repo: Path, scratch: Path, stages: list[Stage], produced: set[str]) -> None:

@@ -4,28 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelrail import champion
 from modelrail.config import load_config
 from modelrail.errors import ConfigError
-from modelrail.files import digests, load_json_object, read_regular
-from modelrail.gate_records import Check, GateResult, publish
-
-
-def load_metrics(path: Path) -> tuple[dict, bytes]:
-    """The metrics object; strict JSON, so NaN, Infinity and 1e999 are refused here, naming the file."""
-    return load_json_object(
-        path, "metrics (name -> number)", missing="no such metrics file (run the evaluate stage first)"
-    )
-
-
-def lookup(metrics: dict, name: str):
-    """Metric by name; a dotted name reaches into nested objects (DVC metrics files may nest)."""
-    value = metrics
-    for part in name.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
+from modelrail.files import digests, read_regular
+from modelrail.gates import champion
+from modelrail.gates.metrics import load_metrics, lookup
+from modelrail.gates.records import Check, GateResult, publish
 
 
 def run(

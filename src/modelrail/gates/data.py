@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,8 +9,8 @@ from modelrail.data_files import Table, load_table
 from modelrail.engines import PANDAS, SPARK
 from modelrail.errors import DataError
 from modelrail.files import inside_repo
-from modelrail.gate_records import Check, GateResult, publish
-from modelrail.suites import Suite, load_suite, to_gx_suite
+from modelrail.gates.records import Check, GateResult, publish
+from modelrail.gates.suites import Suite, load_suite, to_gx_suite
 
 TOOLS = ("great_expectations", "pandas", "pyarrow")
 _EXAMPLES = 5
@@ -45,7 +43,7 @@ def run(
     suite = load_suite(suite_path)
     checks: list[Check] = []
     inputs: dict = {"suite": {"path": str(suite_path), **suite.digests}, "engine": engine, "data": []}
-    load, validate = _engine(engine, config or {})
+    load, validate = _engine(engine, config or {}, suite)
     tables = []
     for path in data_paths:
         try:
@@ -59,7 +57,7 @@ def run(
     if tables:
         gx_suite = to_gx_suite(_for_engine(suite, engine))
         for table in tables:
-            checks.extend(validate(table, suite, gx_suite))
+            checks.extend(validate(table, gx_suite))
     result = GateResult(
         gate="data",
         checks=checks,
@@ -72,7 +70,7 @@ def run(
     return result
 
 
-def _engine(engine: str, config: dict):
+def _engine(engine: str, config: dict, suite: Suite):
     """The loader and validator of one engine; the Spark session starts only when Spark is chosen."""
     if engine == PANDAS:
         return load_table, _validate
@@ -80,25 +78,26 @@ def _engine(engine: str, config: dict):
     from modelrail.spark_data import load_spark_table
 
     spark = spark_session(config)
-    return (lambda path: load_spark_table(spark, path)), _validate_spark
+    type_lists = _suite_type_lists(suite)
+    return (lambda path: load_spark_table(spark, path)), lambda table, gx_suite: _validate_spark(
+        table, gx_suite, type_lists
+    )
 
 
 def check_table(table: Table, suite: Suite) -> list[Check]:
     """The suite's checks on a table loaded elsewhere (drift runs the raw-data suite on the current data)."""
-    return _validate(table, suite, to_gx_suite(suite))
+    return _validate(table, to_gx_suite(suite))
 
 
 def _context():
     import great_expectations as gx
 
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     return context
 
 
-def _validate(table: Table, suite: Suite, gx_suite) -> list[Check]:
+def _validate(table: Table, gx_suite) -> list[Check]:
     batch = (
         _context()
         .data_sources.add_pandas("modelrail")
@@ -110,7 +109,7 @@ def _validate(table: Table, suite: Suite, gx_suite) -> list[Check]:
     return [_to_check(outcome, table) for outcome in validation.results]
 
 
-def _validate_spark(table, suite: Suite, gx_suite) -> list[Check]:
+def _validate_spark(table, gx_suite, type_lists: dict) -> list[Check]:
     batch = (
         _context()
         .data_sources.add_spark("modelrail")
@@ -119,7 +118,7 @@ def _validate_spark(table, suite: Suite, gx_suite) -> list[Check]:
         .get_batch(batch_parameters={"dataframe": table.frame})
     )
     validation = batch.validate(gx_suite, result_format="SUMMARY")
-    return [_to_check(outcome, table, _suite_type_lists(suite)) for outcome in validation.results]
+    return [_to_check(outcome, table, type_lists) for outcome in validation.results]
 
 
 def _for_engine(suite: Suite, engine: str) -> Suite:

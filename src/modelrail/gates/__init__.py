@@ -1,0 +1,1 @@
+"""The gates: data, model (with the champion), drift; their suites and the records every gate writes."""

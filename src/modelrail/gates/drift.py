@@ -1,0 +1,277 @@
+"""`modelrail drift`: per-column drift of current data against a reference, plus the raw-data suite on the current data.
+
+Every column is binned on the reference: numeric columns into quantile bins, categorical (and low-cardinality numeric)
+columns by value. The Population Stability Index over those bins is the main measure because, unlike a test's
+p-value, it does not shrink with the sample size. Continuous numeric columns also get a two-sample Kolmogorov-Smirnov
+test, which catches shifts inside a bin; it only counts as drift when the distance is large *and* significant.
+Categorical columns also fail when too many current values were never seen in the reference (PSI alone lumps them
+with the reference's rare values), and any non-finite number in the current data fails the gate.
+
+Memory does not grow with the data: the reference is reduced once to a profile (drift_profile.py), and the current
+data is streamed in batches into per-bin counts. The KS distance is therefore computed on the profile's fine bins;
+the record states for each column how far it can be from the exact distance (`ks_error_bound`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelrail.data_files import Table, data_set_files, iter_batches, load_table
+from modelrail.errors import ConfigError, DataError
+from modelrail.files import file_digests, folder_digest, folder_digests
+from modelrail.gates import drift_profile
+from modelrail.gates.drift_columns import ColumnCounts, ColumnDrift, Settings, load_settings
+from modelrail.gates.drift_report import render_details
+from modelrail.gates.records import Check, GateResult, publish
+
+if TYPE_CHECKING:
+    pass
+
+TOOLS = ("pandas", "pyarrow", "numpy", "great_expectations")
+BATCH_ROWS = 262_144
+
+
+@dataclass
+class DriftResult(GateResult):
+    """The drift gate's result; `drifted` is what opens a retraining pull request (suite failures alone do not)."""
+
+    columns: tuple[ColumnDrift, ...] = ()
+
+    @property
+    def drifted(self) -> bool:
+        return any(column.drifted for column in self.columns) or any(
+            check.name == "drift column present" and not check.success for check in self.checks
+        )
+
+
+def run(
+    reference: Path,
+    current: Path,
+    suite_path: Path | None,
+    config_path: Path | None,
+    record_path: Path,
+    summary_path: Path,
+    save_profile: Path | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> DriftResult:
+    """Compare current with reference column by column, run the suite on current; write the record either way.
+
+    `reference` is data (a file or folder) or a profile saved earlier with `save_profile`.
+    """
+    settings = load_settings(config_path)
+    suite = None
+    if suite_path is not None:
+        from modelrail.gates.suites import load_suite
+
+        suite = load_suite(suite_path)
+    inputs: dict = {"limits": settings.limits, "bins": settings.bins, "config": settings.source}
+    checks: list[Check] = []
+    compared: list[ColumnDrift] = []
+    profile = None
+    try:
+        profile, inputs["reference"] = reference_profile(reference, settings.bins, batch_rows)
+    except DataError as exc:
+        checks.append(Check(name="readable", success=False, message=str(exc), file=str(reference)))
+        inputs["reference"] = {"path": str(reference)}
+    if profile is not None and save_profile is not None:
+        drift_profile.save(profile, save_profile)
+        inputs["reference"]["profile_path"] = str(save_profile)
+    if suite is not None:
+        inputs["suite"] = {"path": str(suite_path), **suite.digests}
+    notes: list[str] = []
+    if profile is not None:
+        _check_config_columns(settings, profile, reference)
+        try:
+            found = compare(profile, reference, current, settings, batch_rows)
+            column_checks, compared, notes, inputs["current"] = found
+            checks.extend(column_checks)
+        except DataError as exc:
+            checks.append(Check(name="readable", success=False, message=str(exc), file=str(current)))
+            inputs["current"] = {"path": str(current)}
+    if suite is not None:
+        # The suite runs on pandas, with the current data in memory (see docs/drift.md); the drift part above does not.
+        try:
+            table = load_data(current)
+        except DataError as exc:
+            checks.append(Check(name="readable", success=False, message=str(exc), file=str(current)))
+        else:
+            from modelrail.gates.data import check_table
+
+            checks.extend(check_table(table, suite))
+    result = DriftResult(
+        gate="drift",
+        checks=checks,
+        inputs=inputs,
+        record_path=record_path,
+        summary_path=summary_path,
+        tools=TOOLS,
+        columns=tuple(compared),
+    )
+    publish(result, render_details(result.columns, result.inputs, record_path, settings, notes))
+    return result
+
+
+def reference_profile(reference: Path, bins: int, batch_rows: int) -> tuple[dict, dict]:
+    """The reference's profile (read from a saved one, or computed from the data) and its part of the record."""
+    if reference.suffix.lower() == ".json":
+        profile = drift_profile.load(reference, bins)
+        record = {"path": str(reference), "rows": profile["rows"]}
+        return profile, {**record, "profile_sha256": drift_profile.digest(profile)}
+    profile = drift_profile.build(reference, bins, batch_rows)
+    record = {"path": str(reference), "rows": profile["rows"], **_digests(reference)}
+    return profile, {**record, "profile_sha256": drift_profile.digest(profile)}
+
+
+def _digests(path: Path) -> dict:
+    files = data_set_files(path)
+    return folder_digest(path, files) if path.is_dir() else file_digests(path)
+
+
+def load_data(path: Path) -> Table:
+    """The current data whole, for the suite: a file, or a folder of them concatenated in name order."""
+    if not path.is_dir():
+        return load_table(path)
+    import pandas as pd
+
+    tables = [load_table(file) for file in data_set_files(path)]
+    columns = tables[0].columns
+    for table in tables[1:]:
+        if table.columns != columns:
+            raise DataError(f"{table.path}: columns differ from {tables[0].path}")
+    frame = pd.concat([table.frame[columns] for table in tables], ignore_index=True)
+    return Table(path=path, frame=frame, digests=folder_digest(path, [table.path for table in tables]))
+
+
+def _check_config_columns(settings: Settings, profile: dict, reference: Path) -> None:
+    """A per-column threshold for a column the reference does not have is a typo: say so instead of ignoring it."""
+    for name in settings.columns:
+        if name not in profile["columns"]:
+            raise ConfigError(f"{settings.source}: key 'drift.columns.{name}': '{name}' is not a column of {reference}")
+
+
+def compare(
+    profile: dict, reference: Path, current: Path, settings: Settings, batch_rows: int
+) -> tuple[list[Check], list[ColumnDrift], list[str], dict]:
+    """Stream the current data once; one check per reference column, plus one per column with non-finite numbers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Hashing reads the files a second time; in a thread it overlaps with the counting (hashlib releases the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashed = pool.submit(_current_digests, current)
+        checks, compared, notes, rows = _stream(profile, reference, current, settings, batch_rows)
+        combined, each = hashed.result()
+    record = {"path": str(current), "rows": sum(rows.values()), **combined}
+    if current.is_dir():
+        record["files"] = [{"path": str(file), "rows": count, **each[file]} for file, count in rows.items()]
+    return checks, compared, notes, record
+
+
+def _current_digests(current: Path) -> tuple[dict, dict]:
+    if current.is_dir():
+        return folder_digests(current, data_set_files(current))
+    return file_digests(current), {}
+
+
+def _stream(
+    profile: dict, reference: Path, current: Path, settings: Settings, batch_rows: int
+) -> tuple[list[Check], list[ColumnDrift], list[str], dict[Path, int]]:
+    wanted = [name for name in profile["columns"] if name not in settings.exclude]
+    columns = {name: ColumnCounts(name, profile["columns"][name]) for name in wanted}
+    first: tuple[Path, list[str]] | None = None
+    files: dict[Path, int] = {}
+    for file, batch in iter_batches(current, batch_rows):
+        names = [str(name) for name in batch.schema.names]
+        if first is None:
+            first = (file, names)
+        elif file not in files and set(names) != set(first[1]):
+            missing = [name for name in first[1] if name not in names]
+            extra = [name for name in names if name not in first[1]]
+            parts = [f"missing column(s): {', '.join(missing)}"] if missing else []
+            parts += [f"unexpected column(s): {', '.join(extra)}"] if extra else []
+            raise DataError(f"{file}: columns differ from {first[0]}: {'; '.join(parts)}")
+        files[file] = files.get(file, 0) + batch.num_rows
+        for name, column in columns.items():
+            if name in names:
+                column.add(batch.column(name))
+    if first is None:
+        raise DataError(f"{current}: has a header but no rows")
+    present = first[1]
+    checks: list[Check] = []
+    compared: list[ColumnDrift] = []
+    for name, column in columns.items():
+        where = dict(file=str(current), column=name)
+        if name not in present:
+            message = (
+                f"{current}: column '{name}' of the reference {reference} is missing "
+                f"(fix: provide it, or list it under drift.exclude in modelrail.yaml)"
+            )
+            checks.append(Check(name="drift column present", success=False, message=message, **where))
+            continue
+        if column.mismatch:
+            message = f"{current}: column '{name}' {column.mismatch} (in the reference {reference})"
+            checks.append(Check(name="drift column type", success=False, message=message, **where))
+            continue
+        if column.nonfinite:
+            share = column.nonfinite / column.rows
+            found = f"{column.nonfinite} of {column.rows} values ({share:.1%})"
+            message = f"{current}: column '{name}': {found} are not finite (inf or NaN)"
+            checks.append(Check(name="drift finite values", success=False, message=message, **where))
+        result = column.result(settings)
+        compared.append(result)
+        checks.append(_to_check(result, current))
+    notes = []
+    unexpected = [name for name in present if name not in profile["columns"]]
+    if unexpected:
+        notes.append(f"Not compared (not in the reference): {', '.join(unexpected)}.")
+    if settings.exclude:
+        notes.append(f"Excluded by drift.exclude: {', '.join(settings.exclude)}.")
+    return checks, compared, notes, files
+
+
+def _to_check(column: ColumnDrift, current: Path) -> Check:
+    measures = f"PSI {column.psi:.3f}"
+    if column.ks is not None:
+        measures += f", KS distance {column.ks:.3f} (p={column.pvalue:.2g})"
+    if column.unseen_share is not None:
+        measures += f", {column.unseen_share:.1%} unseen"
+    limits = column.limits
+    if column.drifted:
+        reasons = []
+        if column.psi_drifted:
+            reasons.append(f"PSI {column.psi:.3f} ≥ {limits['psi']}")
+        if column.ks_drifted:
+            reasons.append(
+                f"KS distance {column.ks:.3f} ≥ {limits['ks']} with p={column.pvalue:.2g} < {limits['pvalue']}"
+            )
+        if column.unseen_drifted:
+            examples = f", e.g. {column.unseen_examples}" if column.unseen_examples else ""
+            reasons.append(
+                f"{column.unseen_share:.1%} of its values were never seen in the reference "
+                f"(≥ {limits['unseen']:.1%}){examples}"
+            )
+        message = f"{current}: column '{column.column}' drifted: {' and '.join(reasons)}"
+    else:
+        message = f"{measures}: within the limits"
+    details = {
+        "method": column.method,
+        "psi": round(column.psi, 6),
+        "limits": limits,
+        "bins": column.labels,
+        "reference_shares": [round(share, 6) for share in column.reference_shares],
+        "current_shares": [round(share, 6) for share in column.current_shares],
+    }
+    if column.ks is not None:
+        # Computed from the reference profile's fine bins: at most ks_error_bound below the exact distance.
+        details.update(ks=round(column.ks, 6), pvalue=column.pvalue, ks_error_bound=round(column.ks_error_bound, 6))
+    if column.unseen_share is not None:
+        details.update(unseen_share=round(column.unseen_share, 6), unseen_examples=column.unseen_examples)
+    return Check(
+        name="drift psi+ks" if column.ks is not None else "drift psi",
+        success=not column.drifted,
+        message=message,
+        file=str(current),
+        column=column.column,
+        details=details,
+    )
