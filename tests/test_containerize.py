@@ -19,8 +19,8 @@ from test_template import bake, dvc, run
 
 from modelrail.artifact import load_artifact
 from modelrail.cli import main
-from modelrail.container import smoke as container_smoke
 from modelrail.container import probes, wheelhouse
+from modelrail.container import smoke as container_smoke
 from modelrail.gates.records import Check
 
 ROOT = Path(__file__).resolve().parents[1]
