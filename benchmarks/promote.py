@@ -30,7 +30,7 @@ REBUILD_SHARE_GOAL = 0.1
 
 
 def command_env(repo: Path) -> dict:
-    """The environment the baked repo's Makefile would give its commands (tests/test_template.py's `run`)."""
+    """The environment the baked repo's Makefile would give its commands (tests/template/test_template.py's `run`)."""
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",

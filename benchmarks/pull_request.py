@@ -1,7 +1,7 @@
 """Pull-request benchmark: a docs-only pull request through the baked repo's pull-request.yml under act, against
 the sum of the same steps run directly.
 
-The world is the end-to-end test's (tests/test_pull_request_e2e.py): a baked repo whose main branch ran its
+The world is the end-to-end test's (tests/e2e/test_pull_request_e2e.py): a baked repo whose main branch ran its
 pipeline and pushed it to a DVC remote, an MLflow server on PostgreSQL with `staging`'s champion, act in
 self-hosted mode with this checkout's actions (a lean copy). Caches are warm: the docs change leaves dvc.lock as it
 is, so `dvc pull` brings every output and `dvc repro` must run no stage; the benchmark fails if a stage ran or a

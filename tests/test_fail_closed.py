@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import GOOD_CSV
+from support.data import GOOD_CSV
 
 from modelrail import releases
 from modelrail.cli import main

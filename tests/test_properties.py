@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import GOOD_CSV
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.data import GOOD_CSV
 
 from modelrail import releases, report_sections
 from modelrail.cli import main

@@ -2,7 +2,7 @@ import json
 
 import pytest
 import yaml
-from conftest import leftovers
+from support.data import leftovers
 
 from modelrail.cli import main
 

@@ -5,7 +5,6 @@ Hostile answers must stay data: each payload tries to create a marker file, and 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -14,44 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-HOOKS = ROOT / "hooks"
-
-
-def default_answers() -> dict:
-    """The answers `cookiecutter --no-input` would give, computed by cookiecutter itself."""
-    from cookiecutter.generate import generate_context
-    from cookiecutter.prompt import prompt_for_config
-
-    context = generate_context(context_file=str(ROOT / "cookiecutter.json"))
-    return dict(prompt_for_config(context, no_input=True))
-
-
-def render_hook(name: str, answers: dict, directory: Path) -> Path:
-    """Render a hook exactly as cookiecutter's run_script_with_context does."""
-    from cookiecutter.environment import StrictEnvironment
-
-    context = {"cookiecutter": answers}
-    env = StrictEnvironment(context=context, keep_trailing_newline=True)
-    source = (HOOKS / f"{name}.py").read_text(encoding="utf-8")
-    out = directory / f"{name}.py"
-    out.write_text(env.from_string(source).render(**context), encoding="utf-8")
-    return out
+from support import ROOT
+from support.template import HOOKS, default_answers, import_hook, render_hook
 
 
 def run_pre_gen(answers: dict, directory: Path) -> subprocess.CompletedProcess:
     script = render_hook("pre_gen_project", answers, directory)
     return subprocess.run([sys.executable, str(script)], cwd=directory, capture_output=True, text=True, check=False)
-
-
-def import_hook(name: str, answers: dict, directory: Path):
-    """Import a rendered hook as a module (its main() does not run, since __name__ is not __main__)."""
-    script = render_hook(name, answers, directory)
-    spec = importlib.util.spec_from_file_location(f"rendered_{name}", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def hostile_payloads(marker: Path) -> list[str]:

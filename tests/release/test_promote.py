@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git
+from support.repos import git
 
 from modelrail import deploy_overlay, releases
 from modelrail.cli import main

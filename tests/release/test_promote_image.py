@@ -1,6 +1,6 @@
 """`modelrail promote` and `rollback` with the image part: the Docker engine and registry of infra/ (real parts).
 
-In CI a missing engine fails these tests; elsewhere they skip with the reason (as tests/test_containerize.py).
+In CI a missing engine fails these tests; elsewhere they skip with the reason (as tests/container/test_containerize.py).
 """
 
 from __future__ import annotations
@@ -9,16 +9,13 @@ import io
 import json
 import tarfile
 import uuid
-from pathlib import Path
 
 import pytest
-from conftest import overlay_image
+from support.repos import overlay_image
 from test_promote import alias, client, empty_registry, git, head, md5, merge, repo, train  # noqa: F401
 
 from modelrail import releases
 from modelrail.cli import main
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

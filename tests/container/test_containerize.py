@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_template import bake, dvc, run
+from support.template import bake, dvc, run
 
 from modelrail.artifact import load_artifact
 from modelrail.cli import main
@@ -23,7 +23,6 @@ from modelrail.container import probes, wheelhouse
 from modelrail.container import smoke as container_smoke
 from modelrail.gates.records import Check
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
 

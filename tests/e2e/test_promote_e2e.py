@@ -30,20 +30,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import (
-    OWNER,
-    act_executable,
-    bake_for_act,
-    git,
-    modelrail_refs,
-    overlay_image,
-    require,
-)
+from support import ROOT
+from support.repos import git, overlay_image
+from support.services import OWNER, act_executable, bake_for_act, modelrail_refs, require
 from test_pull_request_e2e import dvc, set_params, sync, tool_env
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "infra/act"))
-from act_runner import lean_copy, run_workflow  # noqa: E402
+from act_runner import lean_copy, run_workflow
 
 pytestmark = [pytest.mark.act, pytest.mark.steps]
 

@@ -1,6 +1,6 @@
 """Turn one version of a CustomResourceDefinition into a strict JSON schema (see README.md in this folder).
 
-python tests/schemas/crd_to_schema.py CRD.yaml VERSION "SOURCE (repository, tag, path)" OUT.json
+python tests/release/schemas/crd_to_schema.py CRD.yaml VERSION "SOURCE (repository, tag, path)" OUT.json
 """
 
 from __future__ import annotations

@@ -17,9 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import OWNER, bake_for_act, git, modelrail_refs
+from support import ROOT
+from support.repos import git
+from support.services import OWNER, bake_for_act, modelrail_refs
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "infra/act"))
 from act_runner import lean_copy, run_workflow  # noqa: E402

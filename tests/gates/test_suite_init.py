@@ -1,6 +1,6 @@
 import json
 
-from conftest import GOOD_CSV
+from support.data import GOOD_CSV
 
 from modelrail.cli import main
 

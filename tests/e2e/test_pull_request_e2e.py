@@ -23,11 +23,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import MODELRAIL, OWNER, act_executable, bake_for_act, git, modelrail_refs, start_mlflow_server  # noqa: F401
+from support import ROOT
+from support.repos import git
+from support.services import OWNER, act_executable, bake_for_act, modelrail_refs
 
 from modelrail.markdown import escape
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "infra/act"))
 from act_runner import lean_copy, run_workflow  # noqa: E402

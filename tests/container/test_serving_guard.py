@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location(
     "modelrail_serving", ROOT / "{{cookiecutter.project_slug}}/serving/modelrail_serving.py"
 )

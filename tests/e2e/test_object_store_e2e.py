@@ -25,9 +25,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git, require
+from support import ROOT
+from support.repos import git
+from support.services import require
 
-ROOT = Path(__file__).resolve().parents[1]
 # Each test bakes a repo and runs its pipeline against the store: slow, so not in `make test-fast`.
 pytestmark = pytest.mark.bake
 

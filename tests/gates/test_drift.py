@@ -194,7 +194,7 @@ def test_missing_files_and_bad_config_are_usage_errors(workdir, reference, capsy
 def test_the_suite_runs_on_the_current_data_and_outputs_tell_drift_from_bad_data(
     workdir, reference, suite, monkeypatch, capsys
 ):
-    # The `suite` fixture is drafted from conftest's GOOD_CSV (height, count, label); compare that data with itself.
+    # The `suite` fixture is drafted from support/data.py's GOOD_CSV (height, count, label): compare it with itself.
     outputs = workdir / "github_output"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import subprocess
 import sys
@@ -12,12 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cookiecutter.main import cookiecutter
+from support import ROOT
+from support.template import BIN, bake, dvc, run
 
 pytestmark = pytest.mark.bake
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 STAGES = ["raw_gate", "prepare", "feature_gate", "train", "evaluate", "model_gate"]
 
@@ -75,30 +73,6 @@ def expected_files(
         "tests/test_stages.py",
         "tests/test_train.py",
     }
-
-
-def bake(output: Path, **answers) -> Path:
-    return Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(output), extra_context=answers))
-
-
-def run(args: list[str], repo: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command in the baked repo the way its Makefile would, with this venv's tools first on PATH."""
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(repo / "src"),
-        "DVC_NO_ANALYTICS": "1",
-        "GX_ANALYTICS_ENABLED": "false",
-    }
-    env.pop("MLFLOW_TRACKING_URI", None)
-    proc = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        pytest.fail(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def dvc(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", "dvc", *args], repo, check=check)
 
 
 def assert_static_checks(repo: Path, package: str, dataset: str = "breast_cancer.csv") -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from cookiecutter.main import cookiecutter
+from support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 

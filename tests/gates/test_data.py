@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import GOOD_CSV, leftovers
+from support.data import GOOD_CSV, leftovers
 
 from modelrail.cli import main
 

@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-from test_data_gate import BAD_CSV
+from support import ROOT
+from test_data import BAD_CSV
 
 from modelrail.cli import main
 

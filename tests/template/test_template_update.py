@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from cookiecutter.main import cookiecutter
-from test_template import BIN, ROOT, bake, dvc, run
+from support import ROOT
+from support.template import BIN, bake, dvc, run
 
 sys.path.insert(0, str(ROOT / "infra" / "act"))
 from act_runner import lean_copy

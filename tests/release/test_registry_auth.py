@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git
+from support.repos import git
 
 from modelrail import releases
 from modelrail.cli import main

@@ -1,9 +1,9 @@
 """The template's deploy/ manifests as a GitOps controller sees them: `kubectl kustomize` of deploy/base and of the
 overlay `modelrail promote` writes to deploy/<env>/, validated strictly (an unknown field is an error) against the
 Kubernetes OpenAPI schemas bundled in `kubernetes-validate`; the Argo CD and Flux sync resources the post-gen hook
-writes, against those projects' CRD schemas vendored in tests/schemas/. After a promotion, a second promotion and a
-`git revert` of it (real git, a real MLflow registry, infra/'s real image registry), the digest the environment
-renders is the one its release record names.
+writes, against those projects' CRD schemas vendored in tests/release/schemas/. After a promotion, a second
+promotion and a `git revert` of it (real git, a real MLflow registry, infra/'s real image registry), the digest
+the environment renders is the one its release record names.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git
-from test_hooks import import_hook
+from support import ROOT
+from support.repos import git
+from support.template import import_hook
 from test_promote import empty_registry, repo, train  # noqa: F401
 from test_promote_image import engine, image_repo, merge, promote, push_model_image  # noqa: F401
 
 from modelrail import deploy_overlay
 
-ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "{{cookiecutter.project_slug}}" / "deploy" / "base"
 SCHEMAS = Path(__file__).parent / "schemas"
 ANSWERS = {"project_slug": "breast-cancer-classifier", "container_registry": "ghcr.io/my-org"}
@@ -150,7 +150,7 @@ def validate_crd(document: dict) -> None:
 
 def sync_files(tmp_path: Path, controller: str) -> dict[str, list[dict]]:
     """Run the rendered post-gen hook's writer for `controller` in an empty folder; the documents per file."""
-    from test_hooks import default_answers
+    from support.template import default_answers
 
     answers = {**default_answers(), "gitops": controller, "github_owner": "my-org"}
     tmp_path.mkdir(parents=True, exist_ok=True)

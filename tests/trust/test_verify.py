@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_template import BIN, bake, dvc, run
+from support.template import BIN, bake, dvc, run
 
 from modelrail.cli import main
 from modelrail.trust import integrity, verify

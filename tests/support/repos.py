@@ -1,0 +1,26 @@
+"""git in test repositories, and what a release commit writes into them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in a test repository with a fixed identity; a failure fails the test with git's message."""
+    proc = subprocess.run(
+        ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.com", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
+    return proc.stdout.strip()
+
+
+def overlay_image(text: str) -> str:
+    """The image `deploy/<env>/kustomization.yaml` pins: `<repository>@<digest>`."""
+    import yaml
+
+    (image,) = yaml.safe_load(text)["images"]
+    return f"{image['newName']}@{image['digest']}"
