@@ -175,10 +175,10 @@ def main() -> None:
     import pandas as pd
     from test_template import bake, dvc
 
-    from modelrail.artifact import load_artifact
     from modelrail.container import engine as docker_engine
     from modelrail.container import wheelhouse
     from modelrail.container.build import build_args
+    from modelrail.identity import load_artifact
 
     engine_env()
     client = docker_engine.connect()

@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 from support.data import GOOD_CSV
 
-from modelrail.cli import main
+from modelrail.cli import LIBRARY_DEFAULTS, main
 
 pytest_plugins = ["support.services"]
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# What the program sets for the libraries it drives; tests call the commands' modules in this process too.
+for _name, _value in LIBRARY_DEFAULTS.items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ COMMANDS = {
     ("verify",): (["--stage", "raw_gate"], "trust.verify"),
     ("template", "check"): (["--file", ".cruft.json"], "trust.template_answers:check"),
     ("new",): (["--output-dir", "out"], "new"),
-    ("register",): ([], "register"),
-    ("promote",): (["--env", "staging"], "promote"),
-    ("rollback",): (["--env", "staging", "--to", "3", "--reject"], "rollback"),
+    ("register",): ([], "release.register"),
+    ("promote",): (["--env", "staging"], "release.promote"),
+    ("rollback",): (["--env", "staging", "--to", "3", "--reject"], "release.rollback"),
 }
 
 

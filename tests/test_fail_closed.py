@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 from support.data import GOOD_CSV
 
-from modelrail import releases
+from modelrail import errors
 from modelrail.cli import main
 from modelrail.config import load_config
 from modelrail.container import smoke as container_smoke
 from modelrail.errors import ConfigError
 from modelrail.gates import champion
 from modelrail.gates.records import Check, GateResult, publish, render_summary
+from modelrail.identity import Identity
+from modelrail.release import environment, records
 
 CONFIG = """\
 environments: [staging, production]
@@ -299,7 +301,9 @@ def test_malformed_release_records_are_config_errors(workdir, name, content, say
     folder.mkdir(parents=True)
     (folder / name).write_bytes(content)
     with pytest.raises(ConfigError, match=None) as caught:
-        releases.current_record(workdir, "staging") if name == "release.json" else releases.history(workdir, "staging")
+        environment.current_record(workdir, "staging") if name == "release.json" else environment.history(
+            workdir, "staging"
+        )
     assert says in str(caught.value)
 
 
@@ -307,9 +311,9 @@ def test_malformed_release_records_are_config_errors(workdir, name, content, say
 def test_a_malformed_gate_record_refuses_the_promotion(workdir, content):
     (workdir / "gates").mkdir()
     (workdir / "gates/raw.json").write_bytes(content)
-    identity = releases.Identity("c" * 32, {}, {"gates/raw.json": "0" * 32}, None)
-    with pytest.raises(releases.Refused, match=r"gates/raw\.json"):
-        releases.check_gate_records(workdir, identity, ["raw"])
+    claimed = Identity("c" * 32, {}, {"gates/raw.json": "0" * 32}, None)
+    with pytest.raises(errors.Refused, match=r"gates/raw\.json"):
+        records.check_gate_records(workdir, claimed, ["raw"])
 
 
 @pytest.mark.parametrize("line_end", [b"\r", b"\r\n"])

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.data import GOOD_CSV
 
-from modelrail import releases, report_sections
+from modelrail import report_sections
 from modelrail.cli import main
 from modelrail.container import smoke as container_smoke
 from modelrail.errors import ConfigError
+from modelrail.release import environment
 from modelrail.report_records import Gate, load_record
 
 # capsys is read (and so reset) after every example.
@@ -162,7 +163,7 @@ def test_release_records(data):
         folder.mkdir(parents=True)
         (folder / "release.json").write_bytes(data)
         (folder / "history.jsonl").write_bytes(data)
-        for read in (releases.current_record, releases.history):
+        for read in (environment.current_record, environment.history):
             with contextlib.suppress(ConfigError):
                 read(root, "staging")
 

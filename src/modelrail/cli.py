@@ -14,6 +14,10 @@ from modelrail.errors import ModelrailError
 from modelrail.markdown import escape
 
 UNEXPECTED = commands.UNEXPECTED
+# Process-wide settings of the libraries the commands drive, set by the program (never by library code), and only
+# where the environment does not set them: a gate must answer in reasonable time, and MLflow's defaults retry a dead
+# server for minutes.
+LIBRARY_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
 
 def _finite(text: str) -> float:
@@ -242,6 +246,8 @@ def _fail(command: str, message: str, code: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; map its outcome to 0 passed, 1 gate failed, 2 usage or configuration, 3 unexpected."""
     args = build_parser().parse_args(argv)
+    for name, value in LIBRARY_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     command = " ".join(
         getattr(args, key) for key in ("command", "gate", "suite", "step") if isinstance(getattr(args, key, None), str)
     )

@@ -118,8 +118,8 @@ def containerize_build(args: argparse.Namespace) -> int:
 
 
 def containerize_smoke(args: argparse.Namespace) -> int:
-    from modelrail.artifact import load_artifact
     from modelrail.container import smoke as container_smoke
+    from modelrail.identity import load_artifact
 
     if args.image:
         image = args.image
@@ -177,7 +177,7 @@ def template_check(args: argparse.Namespace) -> int:
 
 
 def register(args: argparse.Namespace) -> int:
-    from modelrail import register
+    from modelrail.release import register
 
     result = register.run(Path("."))
     github.write({"model-version": result.model_version, "content-hash": result.content_hash})
@@ -186,33 +186,23 @@ def register(args: argparse.Namespace) -> int:
 
 
 def promote(args: argparse.Namespace) -> int:
-    from modelrail import promote
+    from modelrail.release import promote
 
-    result = promote.run(
-        Path("."),
-        args.env,
-        registry=args.registry,
-        image=not args.no_image,
-        allow_rejected=args.allow_rejected,
-        approved_sha=args.approved_sha,
-        push_to=args.push or None,
-    )
+    result = promote.run(Path("."), args.env, _release_options(args), args.registry, args.approved_sha)
     return _release(result)
 
 
 def rollback(args: argparse.Namespace) -> int:
-    from modelrail import rollback
+    from modelrail.release import rollback
 
-    result = rollback.run(
-        Path("."),
-        args.env,
-        to=args.to,
-        reject=args.reject,
-        allow_rejected=args.allow_rejected,
-        image=not args.no_image,
-        push_to=args.push or None,
-    )
+    result = rollback.run(Path("."), args.env, _release_options(args), args.to, args.reject)
     return _release(result)
+
+
+def _release_options(args: argparse.Namespace):
+    from modelrail.release.steps import Options
+
+    return Options(image=not args.no_image, allow_rejected=args.allow_rejected, push_to=args.push or None)
 
 
 def _release(result) -> int:

@@ -10,16 +10,26 @@ class ModelrailError(Exception):
 class ConfigError(ModelrailError):
     """Usage or configuration is wrong (a missing file, a bad suite, a bad modelrail.yaml): exit 2."""
 
-    exit_code = 2
 
-
-class DataError(ModelrailError):
-    """The data itself is bad (unreadable, malformed, empty): the gate fails, exit 1."""
+class StepFailed(ModelrailError):
+    """The step failed on what it was given (the data, the image, the release): exit 1."""
 
     exit_code = 1
 
 
-class ContainerError(ModelrailError):
-    """An image failed to build or to push: the step failed, exit 1."""
+class DataError(StepFailed):
+    """The data itself is bad (unreadable, malformed, empty): the gate fails."""
 
-    exit_code = 1
+
+class ContainerError(StepFailed):
+    """An image failed to build or to push."""
+
+
+class Refused(StepFailed):
+    """A promotion or rollback refused before anything changed; the message says why and what to do.
+
+    Raised before any registry or branch moves, so re-running after the fix is always safe."""
+
+
+class ReleaseFailed(StepFailed):
+    """A registry failed midway through a release; every move already made was undone."""

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from modelrail import report_sections as section
 from modelrail.errors import ConfigError
-from modelrail.files import parse_json, read_regular, write_atomic
+from modelrail.files import write_atomic
 from modelrail.git import git_output
+from modelrail.identity import MODEL_DIR, read_identity, read_run_record
 from modelrail.pipeline import stale_outputs, written_since
 from modelrail.report_records import Gate, read_gates
 
@@ -34,8 +35,6 @@ def run(
     gates_dir: Path = Path("gates"),
     pipeline_outcome: str = "success",
     since: float | None = None,
-    run_record: Path = Path("models/run.json"),
-    model_out: str = "models/model",
 ) -> Report:
     """Build the report from the gate records and DVC; write it to `out` and, in GitHub Actions, to the summary."""
     if pipeline_outcome not in ("success", "failure", "cancelled", "skipped"):
@@ -47,7 +46,7 @@ def run(
         raise ConfigError(f"{gates_dir}: no gate records (*.json) to report on (fix: run `dvc repro` first)")
     ran = [gate for gate in gates if gate.state != "not run"]
     passed = pipeline_outcome == "success" and bool(ran) and all(gate.state == "passed" for gate in ran)
-    model_uri, content_hash = _artifact(run_record, model_out, stale)
+    model_uri, content_hash = _artifact(stale)
     lines = [MARKER, section.headline(passed, gates, pipeline_outcome), ""]
     lines += section.policy(base, base_rev)
     lines += section.context(base, base_rev, model_uri, content_hash)
@@ -66,31 +65,22 @@ def run(
     return report
 
 
-def _artifact(run_record: Path, model_out: str, stale: set[str]) -> tuple[str, str]:
+def _artifact(stale: set[str]) -> tuple[str, str]:
     """The model's MLflow URI (registered version if any) and its content hash in dvc.lock."""
-    if model_out in stale or not run_record.is_file():
+    if MODEL_DIR in stale:
         return "", ""
     try:
-        run = parse_json(read_regular(run_record), str(run_record))
+        run, _ = read_run_record(Path("."))
     except ConfigError:
-        return "", ""
-    if not isinstance(run, dict):
         return "", ""
     if run.get("registered_model") and run.get("model_version"):
         uri = f"models:/{run['registered_model']}/{run['model_version']}"
     else:
         uri = f"runs:/{run.get('run_id', '')}/model"
-    content_hash = ""
     try:
-        import yaml
-
-        lock = yaml.safe_load(Path("dvc.lock").read_text(encoding="utf-8")) or {}
-        for stage in lock.get("stages", {}).values():
-            for out in stage.get("outs", []):
-                if out.get("path") == model_out:
-                    content_hash = out.get("md5", "")
-    except (OSError, ValueError):
-        pass
+        content_hash = read_identity(Path(".")).lock_md5
+    except ConfigError:
+        content_hash = ""
     return uri, content_hash
 
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from support.template import bake, dvc, run
 
-from modelrail.artifact import load_artifact
 from modelrail.cli import main
 from modelrail.container import probes, wheelhouse
 from modelrail.container import smoke as container_smoke
 from modelrail.gates.records import Check
+from modelrail.identity import load_artifact
 
 BIN = Path(sys.executable).parent
 MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"

@@ -237,7 +237,7 @@ def origin_file(world, branch: str, path: str) -> str:
 
 
 def alias(world, env: str) -> str | None:
-    from modelrail.releases import Registry
+    from modelrail.model_registry import Registry
 
     os.environ.update(world["server"].credentials("admin"))
     return Registry(world["client"], world["slug"], world["uri"]).alias(env)

@@ -23,7 +23,7 @@ from support.template import import_hook
 from test_promote import empty_registry, repo, train  # noqa: F401
 from test_promote_image import engine, image_repo, merge, promote, push_model_image  # noqa: F401
 
-from modelrail import deploy_overlay
+from modelrail.release import overlay as deploy_overlay
 
 BASE = ROOT / "{{cookiecutter.project_slug}}" / "deploy" / "base"
 SCHEMAS = Path(__file__).parent / "schemas"

@@ -15,8 +15,10 @@ import pytest
 import yaml
 from support.repos import git
 
-from modelrail import deploy_overlay, releases
+from modelrail import model_registry
 from modelrail.cli import main
+from modelrail.release import environment
+from modelrail.release import overlay as deploy_overlay
 
 CONFIG = """\
 project: clf
@@ -148,7 +150,7 @@ def train(repo: Path, model: str, passed: bool = True, register: bool = True, ed
     git(repo, "commit", "-qm", f"train {model}")
     if not register:
         return None
-    from modelrail import register as register_command
+    from modelrail.release import register as register_command
 
     return register_command.run(repo).model_version
 
@@ -175,9 +177,9 @@ def head(repo: Path) -> str:
 def test_register_tags_the_version_with_the_identity_from_dvc_lock(repo):
     version = train(repo, "m1")
     tags = client(repo).get_model_version("clf", version).tags
-    assert tags[releases.CONTENT_TAG] == md5("m1")
-    assert tags[releases.DATA_TAG] == f"data/prepared/train.csv={md5(TRAIN)} data/raw/x.csv={md5('raw')}"
-    assert json.loads(tags[releases.GATES_TAG]) == {"raw": True, "features": True, "model": True}
+    assert tags[model_registry.CONTENT_TAG] == md5("m1")
+    assert tags[model_registry.DATA_TAG] == f"data/prepared/train.csv={md5(TRAIN)} data/raw/x.csv={md5('raw')}"
+    assert json.loads(tags[model_registry.GATES_TAG]) == {"raw": True, "features": True, "model": True}
     run_id = json.loads((repo / "models/run.json").read_text())["run_id"]
     assert client(repo).get_model_version("clf", version).run_id == run_id
     # Registering the same commit again (a re-run of publish) reuses the version.
@@ -195,7 +197,7 @@ def test_promote_moves_the_alias_and_commits_the_record_once(repo, capsys):
     assert record["kind"] == "promotion" and record["model_version"] == version
     assert record["content_hash"] == md5("m1") and record["code_sha"] == merged and record["actor"] == "tester"
     assert record["gates"]["model"]["passed"] and record["gates"]["drift"]["passed"]
-    assert git(repo, "log", "-1", "--format=%an <%ae>") == f"{releases.BOT_NAME} <{releases.BOT_EMAIL}>"
+    assert git(repo, "log", "-1", "--format=%an <%ae>") == f"{environment.BOT_NAME} <{environment.BOT_EMAIL}>"
     assert git(repo, "status", "--porcelain") == ""
     released = head(repo)
     # The same promotion again changes nothing: no commit, no registry write.
@@ -302,7 +304,7 @@ def test_a_pipeline_that_dropped_a_required_gate_stage_refuses(repo, capsys):
 def test_a_forged_rejection_removal_or_release_tag_proves_nothing(repo, capsys):
     version = train(repo, "m1")
     # Registry tags and aliases are outputs of a release; whoever can write them cannot open production with them.
-    client(repo).set_model_version_tag("clf", version, releases.RELEASED_PREFIX + "staging", "forged")
+    client(repo).set_model_version_tag("clf", version, model_registry.RELEASED_PREFIX + "staging", "forged")
     client(repo).set_registered_model_alias("clf", "staging", version)
     merge(repo, "main", "production")
     before = head(repo)
@@ -391,11 +393,11 @@ def test_rollback_restores_the_previous_release_and_can_reject(repo, capsys):
     record = json.loads((repo / "releases/staging/release.json").read_text())
     assert record["kind"] == "rollback" and record["model_version"] == v1
     assert record["rolled_back_from"]["model_version"] == v2
-    assert len(releases.history(repo, "staging")) == 3
-    assert releases.REJECTED_TAG in client(repo).get_model_version("clf", v2).tags
+    assert len(environment.history(repo, "staging")) == 3
+    assert model_registry.REJECTED_TAG in client(repo).get_model_version("clf", v2).tags
     # The rejected version is refused until someone overrides on purpose. The evidence is the rollback record on
     # the branch: deleting the registry tag (any job with registry write access could) changes nothing.
-    client(repo).delete_model_version_tag("clf", v2, releases.REJECTED_TAG)
+    client(repo).delete_model_version_tag("clf", v2, model_registry.REJECTED_TAG)
     train(repo, "m2-again", register=False)
     git(repo, "revert", "--no-edit", "HEAD")
     merge(repo, "main", "staging")

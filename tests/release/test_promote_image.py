@@ -14,8 +14,10 @@ import pytest
 from support.repos import overlay_image
 from test_promote import alias, client, empty_registry, git, head, md5, merge, repo, train  # noqa: F401
 
-from modelrail import releases
+from modelrail import model_registry
 from modelrail.cli import main
+from modelrail.container import image_registry
+from modelrail.release import environment, image_tags
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +47,11 @@ def push_model_image(engine, model: str, body: str = "") -> str:
         data.getvalue(),
         repository=repository,
         tag=f"model-{content}",
-        changes=[f"LABEL {releases.IMAGE_MODEL_LABEL}={content}"],
+        changes=[f"LABEL {image_tags.IMAGE_MODEL_LABEL}={content}"],
     )
     for _ in docker_client.api.push(repository, tag=f"model-{content}", stream=True, decode=True):
         pass
-    return releases.registry_digest(docker_client, f"{repository}:model-{content}")
+    return image_registry.registry_digest(docker_client, f"{repository}:model-{content}")
 
 
 def promote(engine, env: str) -> int:
@@ -70,8 +72,8 @@ def test_promote_tags_the_image_and_pins_the_manifest_by_digest(engine, image_re
     merge(work, "main", "staging")
     assert promote(engine, "staging") == 0
     repository = f"{engine[1]}/clf"
-    assert releases.registry_digest(engine[0], f"{repository}:staging") == digest
-    assert releases.registry_digest(engine[0], f"{repository}:model-{md5('m1')}") == digest
+    assert image_registry.registry_digest(engine[0], f"{repository}:staging") == digest
+    assert image_registry.registry_digest(engine[0], f"{repository}:model-{md5('m1')}") == digest
     record = json.loads((work / "releases/staging/release.json").read_text())
     assert record["image"]["digest"] == digest and record["model_version"] == version
     assert overlay_image((work / "deploy/staging/kustomization.yaml").read_text()) == f"{repository}@{digest}"
@@ -102,7 +104,7 @@ def test_a_failed_step_after_the_image_moved_puts_the_tag_back(engine, image_rep
     err = capsys.readouterr().err
     assert "was put back to" in err and "re-run `modelrail promote --env staging`" in err
     assert alias(work, "staging") == v1 and head(work) == before
-    assert releases.registry_digest(engine[0], f"{engine[1]}/clf:staging") == first
+    assert image_registry.registry_digest(engine[0], f"{engine[1]}/clf:staging") == first
 
 
 def test_a_missing_image_refuses_and_rollback_restores_the_old_digest(engine, image_repo, capsys):
@@ -117,12 +119,12 @@ def test_a_missing_image_refuses_and_rollback_restores_the_old_digest(engine, im
     assert "no image" in capsys.readouterr().err and alias(work, "staging") == v1
     second = push_model_image(engine, "m4")
     assert promote(engine, "staging") == 0
-    assert releases.registry_digest(engine[0], f"{engine[1]}/clf:staging") == second
+    assert image_registry.registry_digest(engine[0], f"{engine[1]}/clf:staging") == second
     assert main(["rollback", "--env", "staging", "--registry", engine[1]]) == 0
     assert alias(work, "staging") == v1 and v2 != v1
-    assert releases.registry_digest(engine[0], f"{engine[1]}/clf:staging") == first
+    assert image_registry.registry_digest(engine[0], f"{engine[1]}/clf:staging") == first
     assert overlay_image((work / "deploy/staging/kustomization.yaml").read_text()).endswith(f"@{first}")
-    assert client(work).get_model_version("clf", v1).tags[releases.RELEASED_PREFIX + "staging"]
+    assert client(work).get_model_version("clf", v1).tags[model_registry.RELEASED_PREFIX + "staging"]
 
 
 def test_production_releases_the_digest_staging_ran_not_what_the_tag_says_now(engine, image_repo):
@@ -135,7 +137,7 @@ def test_production_releases_the_digest_staging_ran_not_what_the_tag_says_now(en
     assert rebuilt != staged
     merge(work, "staging", "production")
     assert promote(engine, "production") == 0
-    assert releases.registry_digest(engine[0], f"{repository}:production") == staged
+    assert image_registry.registry_digest(engine[0], f"{repository}:production") == staged
     record = json.loads((work / "releases/production/release.json").read_text())
     assert record["image"]["digest"] == staged and record["model_version"] == version
     assert overlay_image((work / "deploy/production/kustomization.yaml").read_text()) == f"{repository}@{staged}"
@@ -157,6 +159,6 @@ def test_an_idle_promote_re_renders_a_hand_edited_deploy(engine, image_repo, cap
     assert promote(engine, "staging") == 0
     assert "re-rendered" in capsys.readouterr().out
     assert overlay.read_text() == rendered and not (work / "deploy/staging/debug-pod.yaml").exists()
-    assert git(work, "log", "-1", "--format=%an|%s").startswith(f"{releases.BOT_NAME}|Re-render deploy/staging/")
+    assert git(work, "log", "-1", "--format=%an|%s").startswith(f"{environment.BOT_NAME}|Re-render deploy/staging/")
     assert git(work, "status", "--porcelain") == ""
-    assert releases.registry_digest(engine[0], f"{engine[1]}/clf:staging") == digest
+    assert image_registry.registry_digest(engine[0], f"{engine[1]}/clf:staging") == digest

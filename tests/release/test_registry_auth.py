@@ -16,8 +16,9 @@ import pytest
 import yaml
 from support.repos import git
 
-from modelrail import releases
+from modelrail import model_registry
 from modelrail.cli import main
+from modelrail.release import lock
 
 CONFIG = """\
 project: clf
@@ -106,7 +107,7 @@ def world(mlflow_auth_server, tmp_path, modelrail):
 
 
 def alias(world, env: str) -> str | None:
-    return releases.Registry(world["server"].client("admin"), world["name"], world["server"].uri).alias(env)
+    return model_registry.Registry(world["server"].client("admin"), world["name"], world["server"].uri).alias(env)
 
 
 def test_pull_request_credentials_only_read_the_registry(world, modelrail):
@@ -123,12 +124,12 @@ def test_pull_request_credentials_only_read_the_registry(world, modelrail):
     tags_before = dict(ci.get_model_version(name, version).tags)
     writes = {
         "set_model_version_tag": lambda: ci.set_model_version_tag(
-            name, version, releases.RELEASED_PREFIX + "production", "forged"
+            name, version, model_registry.RELEASED_PREFIX + "production", "forged"
         ),
         "set_registered_model_alias": lambda: ci.set_registered_model_alias(name, "production", version),
         "delete_registered_model_alias": lambda: ci.delete_registered_model_alias(name, "staging"),
-        "delete_model_version_tag": lambda: ci.delete_model_version_tag(name, version, releases.CONTENT_TAG),
-        "set_registered_model_tag": lambda: ci.set_registered_model_tag(name, releases.LOCK_PREFIX + "staging", "x"),
+        "delete_model_version_tag": lambda: ci.delete_model_version_tag(name, version, model_registry.CONTENT_TAG),
+        "set_registered_model_tag": lambda: ci.set_registered_model_tag(name, lock.LOCK_PREFIX + "staging", "x"),
     }
     for call, write in writes.items():
         with pytest.raises(MlflowException) as refused:
@@ -137,7 +138,7 @@ def test_pull_request_credentials_only_read_the_registry(world, modelrail):
     admin = world["server"].client("admin")
     assert dict(admin.get_model_version(name, version).tags) == tags_before
     assert alias(world, "production") is None and alias(world, "staging") == version
-    assert releases.LOCK_PREFIX + "staging" not in admin.get_registered_model(name).tags
+    assert lock.LOCK_PREFIX + "staging" not in admin.get_registered_model(name).tags
 
 
 def test_a_forged_release_tag_does_not_open_production(world, modelrail):
@@ -145,7 +146,7 @@ def test_a_forged_release_tag_does_not_open_production(world, modelrail):
     do not make a model that never ran in staging promotable to production; staging's branch history decides."""
     repo, name, version = world["repo"], world["name"], world["version"]
     admin = world["server"].client("admin")
-    admin.set_model_version_tag(name, version, releases.RELEASED_PREFIX + "staging", "2026-01-01T00:00:00+00:00")
+    admin.set_model_version_tag(name, version, model_registry.RELEASED_PREFIX + "staging", "2026-01-01T00:00:00+00:00")
     admin.set_registered_model_alias(name, "staging", version)
     git(repo, "checkout", "-q", "production")
     git(repo, "merge", "-q", "--no-ff", "-m", "Merge main into production", "main")
@@ -154,7 +155,7 @@ def test_a_forged_release_tag_does_not_open_production(world, modelrail):
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "never released to 'staging'" in refused.stderr and "releases/staging/history.jsonl" in refused.stderr
     assert alias(world, "production") is None and git(repo, "rev-parse", "HEAD") == before
-    assert releases.RELEASED_PREFIX + "production" not in admin.get_model_version(name, version).tags
+    assert model_registry.RELEASED_PREFIX + "production" not in admin.get_model_version(name, version).tags
 
     # The honest path: staging first (its release commit is the evidence), then production.
     admin.delete_registered_model_alias(name, "staging")

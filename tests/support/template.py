@@ -62,11 +62,6 @@ def render_hook(name: str, answers: dict, directory: Path) -> Path:
     return out
 
 
-def run_pre_gen(answers: dict, directory: Path) -> subprocess.CompletedProcess:
-    script = render_hook("pre_gen_project", answers, directory)
-    return subprocess.run([sys.executable, str(script)], cwd=directory, capture_output=True, text=True, check=False)
-
-
 def import_hook(name: str, answers: dict, directory: Path):
     """Import a rendered hook as a module (its main() does not run, since __name__ is not __main__)."""
     script = render_hook(name, answers, directory)

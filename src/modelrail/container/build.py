@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelrail.artifact import MODEL_DIR, Artifact, load_artifact
 from modelrail.container import engine as docker_engine
 from modelrail.container import wheelhouse
 from modelrail.errors import ConfigError, ContainerError
+from modelrail.identity import MODEL_DIR, Artifact, load_artifact
 from modelrail.trust.integrity import require_outputs_match_lock
 
 

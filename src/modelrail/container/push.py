@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelrail.artifact import MODEL_DIR, load_artifact, registry_from
 from modelrail.container import engine as docker_engine
+from modelrail.container.image_registry import image_registry, image_repository, registry_digest
 from modelrail.errors import ContainerError
+from modelrail.identity import MODEL_DIR, load_artifact
 from modelrail.trust.integrity import require_outputs_match_lock
 
 
@@ -35,20 +36,8 @@ class PushResult:
 def published(repo: Path, registry: str | None = None) -> tuple[str, str | None]:
     """`<registry>/<project>:model-<hash>` and its digest in the registry, or None when it is not there."""
     artifact = load_artifact(repo)
-    reference = f"{registry_from(repo, registry)}/{artifact.project}:{artifact.model_tag}"
+    reference = f"{image_repository(repo, image_registry(repo, registry))}:{artifact.model_tag}"
     return reference, registry_digest(docker_engine.connect(), reference)
-
-
-def registry_digest(client, reference: str) -> str | None:
-    """The digest the registry holds for `reference`, None if it has no such tag."""
-    import docker
-
-    try:
-        return client.images.get_registry_data(reference).id
-    except docker.errors.NotFound:
-        return None
-    except docker.errors.APIError as exc:
-        raise ContainerError(f"cannot ask the registry for {reference}: {exc.explanation or exc}") from None
 
 
 def run(repo: Path, image: str | None = None, registry: str | None = None, echo: bool = True) -> PushResult:
@@ -57,7 +46,7 @@ def run(repo: Path, image: str | None = None, registry: str | None = None, echo:
     If the registry already has `model-<hash>`, push nothing and return that image's digest (skipped).
     """
     artifact = load_artifact(repo)
-    repository = f"{registry_from(repo, registry)}/{artifact.project}"
+    repository = image_repository(repo, image_registry(repo, registry))
     client = docker_engine.connect()
     require_outputs_match_lock(repo, [MODEL_DIR])
     existing = registry_digest(client, f"{repository}:{artifact.model_tag}")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelrail import model_registry
 from modelrail.config import DEVELOPMENT_BRANCHES
 from modelrail.errors import ConfigError
 from modelrail.gates.metrics import lookup
 from modelrail.gates.records import Check
+from modelrail.model_registry import first_line, redact, tracking_uri
 
 THRESHOLDS_ONLY = "thresholds-only"
 DEFAULT_TOLERANCE = 0.0
@@ -71,59 +72,35 @@ def settings(config: dict, config_path: Path) -> dict:
     return champion
 
 
-def tracking_uri(config: dict, config_path: Path) -> str:
-    """MLFLOW_TRACKING_URI if set, else modelrail.yaml's; relative sqlite paths start at the config's folder."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or config.get("mlflow", {}).get("tracking_uri")
-    if not uri:
-        raise ConfigError(f"{config_path}: key 'mlflow.tracking_uri' is required for the champion comparison")
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and uri != prefix + ":memory:":
-        return prefix + str((config_path.parent / uri[len(prefix) :]).resolve())
-    return uri
-
-
-def redact(uri: str) -> str:
-    """The URI without any user:password, for records and messages."""
-    return re.sub(r"//[^/@]+@", "//***@", uri)
-
-
 def fetch(uri: str, registered_model: str, alias: str) -> Champion:
     """Ask the registry for the version behind the alias; a missing model or alias is a champion without a version."""
-    # A gate must answer in reasonable time: MLflow's default retries a dead server for minutes.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     try:
-        from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
+
+        client = model_registry.connect(uri)
     except ImportError as exc:
         raise RegistryUnavailable(f"mlflow is not installed ({exc})") from None
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
-        version = client.get_model_version_by_alias(registered_model, alias)
+        version = model_registry.version_by_alias(client, registered_model, alias)
     except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
-            return Champion(alias, registered_model, None, None, {})
-        raise RegistryUnavailable(_first_line(exc)) from None
+        raise RegistryUnavailable(first_line(exc)) from None
     except Exception as exc:  # connection refused, DNS, TLS, timeouts: all mean "cannot tell", so fail closed
-        raise RegistryUnavailable(f"{type(exc).__name__}: {_first_line(exc)}") from None
+        raise RegistryUnavailable(f"{type(exc).__name__}: {first_line(exc)}") from None
+    if version is None:
+        return Champion(alias, registered_model, None, None, {})
     metrics: dict[str, float] = {}
     if version.run_id:
         try:
             run = client.get_run(version.run_id)
         except Exception as exc:
             where = f"run {version.run_id} of version {version.version}"
-            raise RegistryUnavailable(f"{where}: {_first_line(exc)}") from None
+            raise RegistryUnavailable(f"{where}: {first_line(exc)}") from None
         metrics = {
             name[len(RUN_METRIC_PREFIX) :]: value
             for name, value in run.data.metrics.items()
             if name.startswith(RUN_METRIC_PREFIX)
         }
     return Champion(alias, registered_model, str(version.version), version.run_id, metrics)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = redact(str(exc).strip())
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def compare(metrics: dict, metrics_path: Path, config: dict, config_path: Path, alias: str) -> tuple[list[Check], dict]:

@@ -58,14 +58,8 @@ def run(
         gx_suite = to_gx_suite(_for_engine(suite, engine))
         for table in tables:
             checks.extend(validate(table, gx_suite))
-    result = GateResult(
-        gate="data",
-        checks=checks,
-        inputs=inputs,
-        record_path=record_path,
-        summary_path=summary_path,
-        tools=TOOLS + (("pyspark",) if engine == SPARK else ()),
-    )
+    tools = TOOLS + (("pyspark",) if engine == SPARK else ())
+    result = GateResult("data", checks, inputs, record_path, summary_path, tools)
     publish(result)
     return result
 

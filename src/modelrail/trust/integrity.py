@@ -13,8 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelrail.artifact import load_lock
 from modelrail.errors import ConfigError, ModelrailError
+from modelrail.identity import load_lock
 
 # DVC 3 writes `hash: md5` (plain md5 of the bytes); entries without it come from DVC 2, which hashed text files
 # with CRLF turned into LF first.

@@ -21,10 +21,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelrail.artifact import MODEL_DIR
 from modelrail.errors import ConfigError
 from modelrail.files import write_atomic
 from modelrail.gates.records import Check, GateResult, publish
+from modelrail.identity import MODEL_DIR
 
 GATE_COMMAND = ("modelrail", "gate")
 # Fields of a gate record that differ between two honest runs of the same gate on the same content.

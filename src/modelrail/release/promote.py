@@ -9,49 +9,41 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelrail import deploy_overlay, releases
-from modelrail.config import load_config
-from modelrail.errors import ConfigError
-from modelrail.releases import Refused, ReleaseFailed, ReleaseResult
+from modelrail import model_registry
+from modelrail.container.image_registry import image_repository, registry_digest
+from modelrail.errors import ConfigError, Refused
+from modelrail.model_registry import first_line
+from modelrail.release import environment, image_tags, records, steps
+from modelrail.release.lock import EnvironmentLock
+from modelrail.release.overlay import render_overlay
+from modelrail.release.steps import Options, ReleaseResult
 
 DEFAULT_TRAINING_DATA = "data/prepared/train.csv"
 
 
 def run(
-    repo: Path,
-    env: str,
-    *,
-    registry: str | None = None,
-    image: bool = True,
-    allow_rejected: bool = False,
-    approved_sha: str | None = None,
-    push_to: str | None = None,
-    echo=print,
+    repo: Path, env: str, options: Options, registry: str | None = None, approved_sha: str | None = None
 ) -> ReleaseResult:
     """Promote HEAD's artifact to `env`; a Refused error changes nothing, a ReleaseFailed one says what to re-run."""
-    config_path = repo / "modelrail.yaml"
-    config = load_config(config_path)
-    environments = config["environments"]
-    if env not in environments:
-        raise ConfigError(f"{config_path}: key 'environments': '{env}' is not one of {', '.join(environments)}")
-    releases.require_branch(repo, env)
+    config = steps.release_config(repo, env)
+    config_path, environments = repo / "modelrail.yaml", config["environments"]
     if approved_sha:
-        releases.require_approved(repo, env, approved_sha)
-    code_sha = releases.head_sha(repo)
-    identity = releases.read_identity(repo)
-    gates = releases.check_gate_records(repo, identity, required_gates(config))
-    rejected = releases.rejection(repo, environments, identity.content_hash)
-    if rejected and not allow_rejected:
+        environment.require_approved(repo, env, approved_sha)
+    code_sha = environment.head_sha(repo)
+    identity = records.artifact_identity(repo)
+    gates = records.check_gate_records(repo, identity, records.required_gates(config))
+    rejected = environment.rejection(repo, environments, identity.content_hash)
+    if rejected and not options.allow_rejected:
         raise Refused(
             f"the artifact {identity.content_hash} was {rejected} (release histories on the environment branches) "
             "(fix: promote another model, or pass --allow-rejected to override on purpose)"
         )
-    registry_ = releases.open_registry(repo, config)
+    registry_ = model_registry.open_registry(repo, config)
     position = environments.index(env)
     previous_release = None
     if position > 0:
         previous_env = environments[position - 1]
-        previous_release = releases.released_entry(repo, previous_env, identity.content_hash)
+        previous_release = environment.released_entry(repo, previous_env, identity.content_hash)
         if previous_release is None:
             raise Refused(
                 f"the artifact {identity.content_hash} was never released to '{previous_env}', which comes before "
@@ -61,19 +53,19 @@ def run(
             )
     version = _resolve_version(registry_, identity, previous_release)
     number, tags = str(version.version), dict(version.tags or {})
-    past = [entry for entry in releases.history(repo, env) if entry.get("content_hash") == identity.content_hash]
+    past = [entry for entry in environment.history(repo, env) if entry.get("content_hash") == identity.content_hash]
     kind = "rollback" if past else "promotion"
-    repository = _image_repository(repo, config, registry) if image else None
-    current = releases.current_record(repo, env)
+    repository = _image_repository(repo, config, registry) if options.image else None
+    current = environment.current_record(repo, env)
     if _already_released(registry_, env, number, identity, current, repository):
-        echo(f"{env} already runs {registry_.name} v{number} ({identity.content_hash}): nothing to do")
-        commit = _restore_manifests(repo, env, current, echo)
+        options.echo(f"{env} already runs {registry_.name} v{number} ({identity.content_hash}): nothing to do")
+        commit = _restore_manifests(repo, env, current, options.echo)
         content = identity.content_hash
         return ReleaseResult(env, kind, number, content, changed=bool(commit), record=current, commit=commit)
 
     drift = _drift_gate(repo, config, config_path, env)
-    actor = releases.actor()
-    with releases.EnvironmentLock(registry_, env, actor):
+    actor = steps.actor()
+    with EnvironmentLock(registry_, env, actor):
         client = digest = None
         if repository:
             from modelrail.container import engine as docker_engine
@@ -92,21 +84,20 @@ def run(
             if repository
             else None,
             "code_sha": code_sha,
-            "trained_at_sha": tags.get(releases.CODE_TAG),
-            "previous": _previous(current),
+            "trained_at_sha": tags.get(model_registry.CODE_TAG),
+            "previous": steps.summary(current),
             "actor": actor,
-            "time": releases.now(),
+            "time": steps.now(),
         }
-        return apply(
-            repo, env, registry_, client, record, push_to, echo, f"Promote {registry_.name} v{number} to {env}"
+        return steps.apply(
+            repo,
+            env,
+            registry_,
+            client,
+            record,
+            options,
+            f"Promote {registry_.name} v{number} to {env}",
         )
-
-
-def required_gates(config: dict) -> list[str]:
-    """The gates every artifact must have passed: modelrail.yaml `gates.required`, else the template's three."""
-    from modelrail.config import DEFAULT_REQUIRED_GATES
-
-    return list(config.get("gates", {}).get("required") or DEFAULT_REQUIRED_GATES)
 
 
 def _resolve_version(registry, identity, previous_release: dict | None):
@@ -119,19 +110,19 @@ def _resolve_version(registry, identity, previous_release: dict | None):
         except Exception as exc:
             raise Refused(
                 f"{registry.name} v{number}, which the previous environment's release record names, cannot be read "
-                f"from the MLflow registry: {releases._first_line(exc)}"
+                f"from the MLflow registry: {first_line(exc)}"
             ) from None
-        held = (version.tags or {}).get(releases.CONTENT_TAG)
+        held = (version.tags or {}).get(model_registry.CONTENT_TAG)
         if held != identity.content_hash:
             raise Refused(
                 f"{registry.name} v{number} carries content hash {held}, not {identity.content_hash} that the "
                 "previous environment's release record names: the registry was changed since that release"
             )
         return version
-    version = releases.find_version(registry, identity)
+    version = model_registry.find_version(registry, identity)
     if version is None:
         raise Refused(
-            f"no version of {registry.name} in the MLflow registry is tagged {releases.CONTENT_TAG}="
+            f"no version of {registry.name} in the MLflow registry is tagged {model_registry.CONTENT_TAG}="
             f"{identity.content_hash} with these data hashes: no artifact for this commit's content "
             "(fix: merge its pull request into main, whose publish workflow runs `modelrail register`)"
         )
@@ -142,14 +133,14 @@ def _image_digest(client, repository: str, content_hash: str, previous_release: 
     """The first environment takes `model-<hash>` as published from main; every later one the digest its previous
     environment released (a tag may have been pushed again since; a digest cannot change)."""
     if previous_release is None:
-        return releases.image_digest_for(client, repository, content_hash)
+        return image_tags.image_digest_for(client, repository, content_hash)
     image = previous_release.get("image") or {}
     if image.get("repository") != repository or not image.get("digest"):
         raise Refused(
             f"the previous environment's release of {content_hash} names no image digest in {repository} "
             f"(it has {image.get('repository')}@{image.get('digest')}): promote it there with its image first"
         )
-    return releases.check_image(client, repository, image["digest"], content_hash)
+    return image_tags.check_image(client, repository, image["digest"], content_hash)
 
 
 def _restore_manifests(repo: Path, env: str, current: dict, echo) -> str | None:
@@ -157,8 +148,8 @@ def _restore_manifests(repo: Path, env: str, current: dict, echo) -> str | None:
     image = (current or {}).get("image") or None
     if not image:
         return None
-    manifests = deploy_overlay.render_overlay(repo, env, f"{image['repository']}@{image['digest']}", current)
-    commit = releases.write_manifests(
+    manifests = render_overlay(repo, env, f"{image['repository']}@{image['digest']}", current)
+    commit = environment.write_manifests(
         repo, env, manifests, f"Re-render deploy/{env}/ from the release record of v{current['model_version']}"
     )
     if commit:
@@ -166,71 +157,10 @@ def _restore_manifests(repo: Path, env: str, current: dict, echo) -> str | None:
     return commit
 
 
-def apply(
-    repo: Path, env: str, registry, client, record: dict, push_to: str | None, echo, message: str, command: str = ""
-):
-    """Move the image tag, then the alias, then commit the record; undo earlier moves when a later one fails."""
-    number = record["model_version"]
-    image = record.get("image") or None
-    manifests = {}
-    if image:
-        manifests = deploy_overlay.render_overlay(repo, env, f"{image['repository']}@{image['digest']}", record)
-    rerun = f"re-run `modelrail {command or 'promote'} --env {env}`"
-    moved = None
-    if image:
-        try:
-            moved = releases.move_image(client, image["repository"], env, image["digest"])
-        except ReleaseFailed as exc:
-            raise ReleaseFailed(f"{exc} The alias '{env}' did not move; nothing was released (fix: {rerun})") from None
-        echo(f"image {image['repository']}:{env} -> {image['digest']}")
-    previous_alias = registry.alias(env)
-    released_key = releases.RELEASED_PREFIX + env
-    had_released_tag = bool((registry.version(number).tags or {}).get(released_key))
-    try:
-        registry.client.set_registered_model_alias(registry.name, env, number)
-        if not had_released_tag:
-            registry.client.set_model_version_tag(registry.name, number, released_key, record["time"])
-    except Exception as exc:
-        note = _undo_alias(registry, env, previous_alias, number, released_key, had_released_tag)
-        note += releases.undo_image(client, moved)
-        raise ReleaseFailed(
-            f"MLflow registry at {releases._first_line(Exception(registry.uri))} failed while moving alias "
-            f"'{env}' to v{number}: {releases._first_line(exc)}.{note} Nothing was released (fix: bring the "
-            f"registry back and {rerun})"
-        ) from None
-    echo(f"alias {registry.name}@{env} -> v{number}")
-    try:
-        sha = releases.write_release(repo, env, record, manifests, message)
-    except Exception as exc:
-        note = _undo_alias(registry, env, previous_alias, number, released_key, had_released_tag)
-        note += releases.undo_image(client, moved)
-        raise ReleaseFailed(f"writing the release record failed: {exc}.{note} (fix: {rerun})") from None
-    echo(f"release record committed on {env}: {sha[:12]}")
-    if push_to:
-        releases.push(repo, push_to, env)
-        echo(f"pushed {env} to {push_to}")
-    return ReleaseResult(env, record["kind"], number, record["content_hash"], changed=True, record=record, commit=sha)
-
-
-def _undo_alias(registry, env, previous_alias, number, released_key, had_released_tag) -> str:
-    try:
-        if previous_alias:
-            registry.client.set_registered_model_alias(registry.name, env, previous_alias)
-        elif registry.alias(env) == number:
-            registry.client.delete_registered_model_alias(registry.name, env)
-        if not had_released_tag:
-            registry.client.delete_model_version_tag(registry.name, number, released_key)
-        return f" The alias '{env}' is still on {('v' + previous_alias) if previous_alias else 'no version'}."
-    except Exception as exc:
-        return f" Could not check that the alias '{env}' is unchanged ({releases._first_line(exc)})."
-
-
 def _image_repository(repo: Path, config: dict, override: str | None) -> str | None:
     """`<registry>/<project>`, or None (no image part) when neither --registry nor container_registry is set."""
-    from modelrail.artifact import _project
-
     registry = (override or config.get("container_registry") or "").rstrip("/")
-    return f"{registry}/{_project(repo)}" if registry else None
+    return image_repository(repo, registry) if registry else None
 
 
 def _already_released(registry, env, number, identity, current, repository) -> bool:
@@ -246,14 +176,7 @@ def _already_released(registry, env, number, identity, current, repository) -> b
         return False
     from modelrail.container import engine as docker_engine
 
-    return releases.registry_digest(docker_engine.connect(), f"{repository}:{env}") == image.get("digest")
-
-
-def _previous(current: dict | None) -> dict | None:
-    if not current:
-        return None
-    keys = ("model_version", "content_hash", "code_sha", "time")
-    return {key: current.get(key) for key in keys} | {"image_digest": (current.get("image") or {}).get("digest")}
+    return registry_digest(docker_engine.connect(), f"{repository}:{env}") == image.get("digest")
 
 
 def _drift_gate(repo: Path, config: dict, config_path: Path, env: str) -> dict | None:

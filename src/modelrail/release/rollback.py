@@ -9,51 +9,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelrail import releases
-from modelrail.config import load_config
-from modelrail.errors import ConfigError
-from modelrail.promote import _previous, apply
-from modelrail.releases import Refused, ReleaseResult
+from modelrail import model_registry
+from modelrail.errors import Refused
+from modelrail.release import environment, steps
+from modelrail.release.lock import EnvironmentLock
+from modelrail.release.steps import Options, ReleaseResult
 
 
-def run(
-    repo: Path,
-    env: str,
-    *,
-    to: str | None = None,
-    reject: bool = False,
-    allow_rejected: bool = False,
-    image: bool = True,
-    push_to: str | None = None,
-    echo=print,
-) -> ReleaseResult:
+def run(repo: Path, env: str, options: Options, to: str | None = None, reject: bool = False) -> ReleaseResult:
     """Restore the release before the current one (or the latest release of version `to`); optionally reject it."""
-    config_path = repo / "modelrail.yaml"
-    config = load_config(config_path)
-    if env not in config["environments"]:
-        raise ConfigError(
-            f"{config_path}: key 'environments': '{env}' is not one of {', '.join(config['environments'])}"
-        )
-    releases.require_branch(repo, env)
-    current = releases.current_record(repo, env)
+    config = steps.release_config(repo, env)
+    current = environment.current_record(repo, env)
     if current is None:
         raise Refused(
-            f"{releases.record_path(repo, env)}: nothing was ever released to '{env}', so nothing to roll back"
+            f"{environment.record_path(repo, env)}: nothing was ever released to '{env}', so nothing to roll back"
         )
-    registry = releases.open_registry(repo, config)
-    target = _target(repo, env, current, to, config["environments"], allow_rejected)
+    registry = model_registry.open_registry(repo, config)
+    target = _target(repo, env, current, to, config["environments"], options.allow_rejected)
     number = str(target["model_version"])
-    actor = releases.actor()
-    with releases.EnvironmentLock(registry, env, actor):
+    actor = steps.actor()
+    with EnvironmentLock(registry, env, actor):
         if reject:
-            reason = f"rolled back from {env} by {actor} at {releases.now()}"
+            reason = f"rolled back from {env} by {actor} at {steps.now()}"
             # An output for whoever reads the registry; the evidence is this rollback's record (rejected_previous).
             registry.client.set_model_version_tag(
-                registry.name, current["model_version"], releases.REJECTED_TAG, reason
+                registry.name, current["model_version"], model_registry.REJECTED_TAG, reason
             )
-            echo(f"{registry.name} v{current['model_version']} marked rejected")
+            options.echo(f"{registry.name} v{current['model_version']} marked rejected")
         client = None
-        old_image = target.get("image") if image else None
+        old_image = target.get("image") if options.image else None
         if old_image:
             from modelrail.container import engine as docker_engine
 
@@ -64,20 +48,20 @@ def run(
             "kind": "rollback",
             "model_version": number,
             "image": old_image or None,
-            "code_sha": releases.head_sha(repo),
-            "rolled_back_from": _previous(current),
-            "previous": _previous(current),
+            "code_sha": environment.head_sha(repo),
+            "rolled_back_from": steps.summary(current),
+            "previous": steps.summary(current),
             "rejected_previous": reject,
             "actor": actor,
-            "time": releases.now(),
+            "time": steps.now(),
         }
         message = f"Roll back {env} from {registry.name} v{current['model_version']} to v{number}"
-        return apply(repo, env, registry, client, record, push_to, echo, message, f"rollback --to {number}")
+        return steps.apply(repo, env, registry, client, record, options, message, f"rollback --to {number}")
 
 
 def _target(repo: Path, env: str, current: dict, to: str | None, environments: list[str], allow_rejected: bool) -> dict:
     """The release to restore: the latest of version `to`, else the latest with another version than the current."""
-    past = releases.history(repo, env)
+    past = environment.history(repo, env)
     if to is not None:
         matches = [entry for entry in past if str(entry.get("model_version")) == str(to)]
         if not matches:
@@ -92,10 +76,10 @@ def _target(repo: Path, env: str, current: dict, to: str | None, environments: l
     else:
         candidates = [entry for entry in past if str(entry.get("model_version")) != str(current.get("model_version"))]
         if not candidates:
-            raise Refused(f"{releases.history_path(repo, env)}: no earlier release of '{env}' to roll back to")
+            raise Refused(f"{environment.history_path(repo, env)}: no earlier release of '{env}' to roll back to")
         target = candidates[-1]
     # Rejections are read from the branches' release histories, never from a registry tag other jobs can write.
-    rejected = releases.rejection(repo, environments, str(target.get("content_hash")))
+    rejected = environment.rejection(repo, environments, str(target.get("content_hash")))
     if rejected and not allow_rejected:
         raise Refused(f"v{target['model_version']} was {rejected} (fix: --to another version, or --allow-rejected)")
     return target

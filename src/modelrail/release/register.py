@@ -13,11 +13,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelrail import releases
-from modelrail.artifact import RUN_RECORD, git_sha
+from modelrail import model_registry
 from modelrail.config import load_config
 from modelrail.errors import ConfigError
 from modelrail.files import load_json_object
+from modelrail.identity import RUN_RECORD, commit_sha, read_run_record
+from modelrail.model_registry import first_line
+from modelrail.release import records
 
 # Where train logs the model in its run (mlflow.<flavor>.log_model(name="model")).
 LOGGED_MODEL = "model"
@@ -34,15 +36,15 @@ class RegisterResult:
 def run(repo: Path) -> RegisterResult:
     """Register the model logged by the run of models/run.json (or reuse the version with this identity); tag it."""
     config = load_config(repo / "modelrail.yaml")
-    identity = releases.read_identity(repo)
+    identity = records.artifact_identity(repo)
     run_path = repo / RUN_RECORD
-    run_record, _ = load_json_object(run_path, "a run record", missing="no such file (run `dvc repro` first)")
-    if identity.run_record_md5 and releases.md5_of(run_path) != identity.run_record_md5:
+    run_record, _ = read_run_record(repo)
+    if identity.run_record_md5 and records.md5_of(run_path) != identity.run_record_md5:
         raise ConfigError(f"{run_path}: not the run record dvc.lock hashed for this model (run `dvc repro` again)")
     run_id = run_record.get("run_id")
     if not run_id:
         raise ConfigError(f"{run_path}: no run_id (train logs its run to MLflow and records it here)")
-    registry = releases.open_registry(repo, config)
+    registry = model_registry.open_registry(repo, config)
     if run_record.get("registered_model") not in (None, registry.name):
         raise ConfigError(
             f"{run_path}: registered_model {run_record['registered_model']!r} is not modelrail.yaml's {registry.name!r}"
@@ -50,15 +52,15 @@ def run(repo: Path) -> RegisterResult:
     gates = {}
     for path, expected in identity.gate_outs.items():
         file = repo / path
-        ok = file.is_file() and releases.md5_of(file) == expected
+        ok = file.is_file() and records.md5_of(file) == expected
         gates[Path(path).stem] = ok and load_json_object(file, "a gate record")[0].get("passed") is True
     tags = {
-        releases.CONTENT_TAG: identity.content_hash,
-        releases.DATA_TAG: identity.data_label,
-        releases.CODE_TAG: git_sha(repo),
-        releases.GATES_TAG: json.dumps(gates, sort_keys=True),
+        model_registry.CONTENT_TAG: identity.content_hash,
+        model_registry.DATA_TAG: identity.data_label,
+        model_registry.CODE_TAG: commit_sha(repo),
+        model_registry.GATES_TAG: json.dumps(gates, sort_keys=True),
     }
-    existing_version = releases.find_version(registry, identity)
+    existing_version = model_registry.find_version(registry, identity)
     version = str(existing_version.version) if existing_version else _create_version(registry, run_id)
     existing = dict(existing_version.tags or {}) if existing_version else {}
     for key, value in tags.items():
@@ -91,6 +93,6 @@ def _create_version(registry, run_id: str) -> str:
         return str(created.version)
     except MlflowException as exc:
         raise ConfigError(
-            f"MLflow registry at {releases._first_line(Exception(registry.uri))}: cannot register run {run_id} "
-            f"as a version of {registry.name}: {releases._first_line(exc)}"
+            f"MLflow registry at {first_line(Exception(registry.uri))}: cannot register run {run_id} "
+            f"as a version of {registry.name}: {first_line(exc)}"
         ) from None

@@ -1,0 +1,158 @@
+"""The identity of a model artifact, read from the model repo: the content and data hashes dvc.lock records, the run
+record train writes (models/run.json), the project's name and the commit. The one reader of dvc.lock and of the run
+record: the image labels, the registry tags, the release checks and the report all start here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelrail.errors import ConfigError
+from modelrail.files import load_json_object, read_regular
+from modelrail.git import head
+
+MODEL_STAGE = "train"
+MODEL_DIR = "models/model"
+RUN_RECORD = "models/run.json"
+DATA_PREFIX = "data/"
+GATES_PREFIX = "gates/"
+
+
+class NoArtifact(ConfigError):
+    """dvc.lock records no trained model: nothing to build, register or release."""
+
+
+@dataclass
+class Identity:
+    """An artifact's identity as the commit's dvc.lock records it (the model itself need not be here)."""
+
+    content_hash: str
+    data: dict[str, str]
+    gate_outs: dict[str, str]
+    run_record_md5: str | None
+    # The model output's md5 as dvc.lock writes it (`<hash>.dir` for a directory): the report shows it so.
+    lock_md5: str = ""
+
+    @property
+    def data_label(self) -> str:
+        return data_label(self.data)
+
+
+def data_label(data: dict[str, str]) -> str:
+    """All data hashes in one label or tag value: `path=md5` pairs, space separated, sorted by path."""
+    return " ".join(f"{path}={md5}" for path, md5 in sorted(data.items()))
+
+
+def read_identity(repo: Path) -> Identity:
+    """Model output hash, data hashes and gate-record hashes from `repo`'s dvc.lock."""
+    lock_path = repo / "dvc.lock"
+    stages = load_lock(lock_path).get("stages") or {}
+    stage = stages.get(MODEL_STAGE)
+    if not isinstance(stage, dict):
+        raise NoArtifact(
+            f"{lock_path}: no stage '{MODEL_STAGE}': this commit holds no trained artifact (run `dvc repro`)"
+        )
+    outs = {str(out.get("path")): out.get("md5") for out in stage.get("outs", [])}
+    if not outs.get(MODEL_DIR):
+        raise NoArtifact(f"{lock_path}: stage '{MODEL_STAGE}' has no output '{MODEL_DIR}' with an md5")
+    data: dict[str, str] = {}
+    gates: dict[str, str] = {}
+    for body in stages.values():
+        for entry in [*body.get("deps", []), *body.get("outs", [])]:
+            path, md5 = str(entry.get("path", "")), entry.get("md5")
+            if path.startswith(DATA_PREFIX) and md5:
+                data[path] = md5.removesuffix(".dir")
+        for entry in body.get("outs", []):
+            path = str(entry.get("path", ""))
+            if path.startswith(GATES_PREFIX) and path.endswith(".json"):
+                gates[path] = entry.get("md5") or ""
+    return Identity(outs[MODEL_DIR].removesuffix(".dir"), data, gates, outs.get(RUN_RECORD), outs[MODEL_DIR])
+
+
+def load_lock(path: Path) -> dict:
+    """dvc.lock as a mapping; a missing or malformed file is a ConfigError naming it."""
+    import yaml
+
+    raw = read_regular(path, missing="no such file (run `dvc repro` to train the model first)")
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())[:200]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a dvc.lock file (expected a mapping with 'stages')")
+    return data
+
+
+def read_run_record(repo: Path) -> tuple[dict, bytes]:
+    """models/run.json: the MLflow run train logged (run_id; registered_model and model_version once registered)."""
+    return load_json_object(repo / RUN_RECORD, "a run record", missing="no such file (run `dvc repro` first)")
+
+
+def run_id(repo: Path) -> str | None:
+    """The run record's run_id, or None when there is no readable one."""
+    try:
+        value = read_run_record(repo)[0].get("run_id")
+    except ConfigError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def project_name(repo: Path) -> str:
+    """modelrail.yaml's `project`, else the folder name: the image repository's name."""
+    from modelrail.config import load_config
+
+    config_path = repo / "modelrail.yaml"
+    project = load_config(config_path).get("project") if config_path.exists() else None
+    return str(project or repo.resolve().name).lower()
+
+
+def commit_sha(repo: Path) -> str:
+    """HEAD of the model repo; an image or model version is always traceable to a commit, so no commit is an error."""
+    sha = head(repo)
+    if sha is None:
+        raise ConfigError(
+            f"{repo}: not a git checkout with a commit, or git is not installed (images and model "
+            "versions are tagged with the commit they come from)"
+        )
+    return sha
+
+
+@dataclass
+class Artifact:
+    """What an image is built from and labelled with: the identity, the project, the commit, the MLflow run."""
+
+    repo: Path
+    project: str
+    model_md5: str
+    git_sha: str
+    model_version: str
+    data_md5: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tags(self) -> list[str]:
+        """Image tags: the code that built it and the model it serves."""
+        return [f"sha-{self.git_sha}", self.model_tag]
+
+    @property
+    def model_tag(self) -> str:
+        return f"model-{self.model_md5}"
+
+    @property
+    def data_label(self) -> str:
+        return data_label(self.data_md5)
+
+
+def load_artifact(repo: Path, model_version: str | None = None) -> Artifact:
+    """The artifact of the model repo at `repo` after `dvc repro`: its identity, with the model directory present."""
+    identity = read_identity(repo)
+    if not (repo / MODEL_DIR).is_dir():
+        raise ConfigError(f"{repo / MODEL_DIR}: no such model directory (run `dvc repro` or `dvc pull` first)")
+    return Artifact(
+        repo=repo,
+        project=project_name(repo),
+        model_md5=identity.content_hash,
+        git_sha=commit_sha(repo),
+        model_version=model_version or run_id(repo) or "unversioned",
+        data_md5=identity.data,
+    )
