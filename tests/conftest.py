@@ -37,7 +37,12 @@ def suite(workdir) -> Path:
 
 # A test is in a slow family by what it needs: the fixtures that start the engine or the MLflow server mark it, so a
 # new test that uses them cannot be left out of its family (`make test-fast` deselects bake, docker and act).
-FIXTURE_MARKS = {"docker_infra": "docker", "mlflow_server": "act"}
+FIXTURE_MARKS = {
+    "docker_infra": "docker",
+    "mlflow_server": "act",
+    "mlflow_auth_server": "services",
+    "spark": "services",
+}
 
 
 def pytest_collection_modifyitems(items):

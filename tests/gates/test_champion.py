@@ -1,6 +1,8 @@
 """`modelrail gate model --target-env/--alias`: the champion comparison against a real (SQLite) MLflow registry."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -31,11 +33,23 @@ def repo(workdir, monkeypatch):
     return workdir
 
 
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory) -> Path:
+    """An empty SQLite tracking store: made once, copied per test (its schema migrations take seconds)."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("store") / "registry.db"
+    uri = f"sqlite:///{path}"
+    MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
+    return path
+
+
 @pytest.fixture
-def champion(repo):
+def champion(repo, empty_store):
     """Version 1 of `clf`, behind alias `staging`, whose run logged test_accuracy 0.92 and test_log_loss 0.2."""
     from mlflow import MlflowClient
 
+    shutil.copyfile(empty_store, repo / "registry.db")
     uri = f"sqlite:///{repo / 'registry.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = client.create_experiment("e", artifact_location=(repo / "artifacts").as_uri())

@@ -38,6 +38,7 @@ def require_unshare() -> None:
         pytest.skip("`unshare -n` does not work here")
 
 
+@pytest.mark.bake
 def test_a_bake_ends_with_the_next_three_commands(tmp_path, capfd, monkeypatch):
     monkeypatch.setenv("PWD", str(tmp_path))
     bake(tmp_path)
@@ -50,6 +51,7 @@ def test_a_bake_ends_with_the_next_three_commands(tmp_path, capfd, monkeypatch):
     ]
 
 
+@pytest.mark.bake
 def test_make_help_lists_every_target_with_one_line(tmp_path):
     repo = bake(tmp_path)
     makefile = (repo / "Makefile").read_text()
@@ -62,6 +64,7 @@ def test_make_help_lists_every_target_with_one_line(tmp_path):
     assert len(shown.splitlines()) == len(targets)
 
 
+@pytest.mark.bake
 def test_a_repo_baked_from_a_checkout_sets_up_and_runs_its_pipeline_offline(tmp_path):
     require_unshare()
     repo = bake(tmp_path)
@@ -121,6 +124,7 @@ class Terminal:
         return shown
 
 
+@pytest.mark.bake
 def test_modelrail_new_asks_again_on_each_bad_answer_and_bakes_a_valid_repo(tmp_path):
     term = Terminal([str(BIN / "modelrail"), "new", "--output-dir", str(tmp_path)], cwd=tmp_path)
     term.answer(r"What the model predicts: .*\[binary-classification\]: ", "clustering")
@@ -168,6 +172,7 @@ def test_modelrail_new_asks_again_on_each_bad_answer_and_bakes_a_valid_repo(tmp_
     assert status.returncode == 0 and "in sync" in status.stdout, status.stdout + status.stderr
 
 
+@pytest.mark.bake
 def test_modelrail_new_bakes_next_to_the_template_checkout_not_inside_it(tmp_path):
     from modelrail import new
 
@@ -191,6 +196,7 @@ def test_a_derived_package_name_is_always_valid(tmp_path):
         assert derived.startswith(reserved)
 
 
+@pytest.mark.bake
 def test_the_baked_repo_keeps_its_action_and_python_pins_current_with_dependabot(tmp_path):
     import yaml
 

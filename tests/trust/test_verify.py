@@ -142,6 +142,7 @@ def modelrail(repo: Path, *args: str, check: bool = False) -> subprocess.Complet
     return run([str(BIN / "modelrail"), *args], repo, check=check)
 
 
+@pytest.mark.bake
 def test_the_honest_pipeline_verifies_and_nothing_is_rewritten(trained):
     proc = modelrail(trained, "verify")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -152,6 +153,7 @@ def test_the_honest_pipeline_verifies_and_nothing_is_rewritten(trained):
     assert git(trained, "status", "--porcelain") == "", "verify changed the work tree"
 
 
+@pytest.mark.bake
 def test_attack_1_a_forged_raw_gate_record_is_refused(trained, tmp_path):
     repo = Path(shutil.copytree(trained, tmp_path / "forged", symlinks=True))
     raw = repo / "data/raw/breast_cancer.csv"
@@ -178,6 +180,7 @@ def test_attack_1_a_forged_raw_gate_record_is_refused(trained, tmp_path):
     assert "## modelrail: ❌ raw, verify gate failed" in report.stdout and "| ✅ | raw |" not in report.stdout
 
 
+@pytest.mark.bake
 def test_attack_3_other_bytes_in_the_dvc_remote_are_refused_after_a_fresh_clone(trained, docker_infra):
     lock = yaml.safe_load((trained / "dvc.lock").read_text())
     model_md5 = next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "models/model")
