@@ -334,6 +334,35 @@ def test_a_forged_rejection_removal_or_release_tag_proves_nothing(repo, capsys):
     assert alias(repo, "production") is None and head(repo) == before
 
 
+def forged_line(version: str) -> str:
+    return json.dumps({"environment": "staging", "content_hash": model_hash("m1"), "model_version": version}) + "\n"
+
+
+@pytest.mark.parametrize("how", ["through a pull request to main", "by hand on the branch"])
+def test_a_forged_release_line_in_a_history_proves_nothing(repo, capsys, how):
+    version = train(repo, "m1")
+    history = repo / "releases/staging/history.jsonl"
+    history.parent.mkdir(parents=True)
+    if how == "through a pull request to main":
+        # Authored as the bot, even: the line reaches staging through the merge, which is not a release commit.
+        history.write_text(forged_line(version))
+        releases.git(repo, "add", "releases")
+        releases.git(repo, "commit", "-qm", "Promote clf v1 to staging")
+        merge(repo, "main", "staging")
+    else:
+        merge(repo, "main", "staging")
+        history.write_text(forged_line(version))
+        # A commit of someone's own on the environment branch (only the promote job may push there).
+        git(repo, "add", "releases")
+        git(repo, "commit", "-qm", "Promote clf v1 to staging")
+    merge(repo, "staging", "production")
+    before = head(repo)
+    assert promote("production") == 1
+    err = capsys.readouterr().err
+    assert "releases/staging/history.jsonl: lines from commit" in err and "were not written by a release" in err
+    assert alias(repo, "production") is None and head(repo) == before
+
+
 def test_a_branch_that_moved_on_since_the_approval_refuses(repo, capsys):
     version = train(repo, "m1")
     merge(repo, "main", "staging")
