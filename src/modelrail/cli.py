@@ -196,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="refuse template markup in .cruft.json's answers (run before `cruft update`)"
     )
     template_check.add_argument("--file", type=Path, default=Path(".cruft.json"), help="default: .cruft.json")
+    template_check.add_argument("--template", help="the template source .cruft.json must record (default: any)")
     template_check.set_defaults(handler=commands.template_check, doing="checking the template answers")
 
     new = subcommands.add_parser("new", help="bake a new model repo: each question checked as it is answered")

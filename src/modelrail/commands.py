@@ -169,7 +169,7 @@ def template_check(args: argparse.Namespace) -> int:
     from modelrail.trust import template_answers
 
     try:
-        count = template_answers.check(args.file)
+        count = template_answers.check(args.file, args.template)
     except template_answers.MarkupError as exc:
         raise ConfigError(str(exc)) from None
     print(f"{args.file}: {count} answers, none holds template markup")
