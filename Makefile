@@ -44,7 +44,7 @@ test: $(VENV)/.installed
 # Everything but the slow families (template bakes, the Docker engine, act end-to-end runs, other services): for the
 # edit loop.
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest -m "not bake and not docker and not act and not services"
+	$(BIN)/python -m pytest -m "not bake and not docker and not act and not services and not subprocess"
 
 # Mutation testing of the guarantee modules against the fast tests (slow: not in CI). MUTANTS narrows it, e.g.
 # `make mutation MUTANTS='modelrail.gates.champion*'`. Prints the score and every surviving mutant; docs/testing.md.

@@ -6,7 +6,11 @@ import re
 import subprocess
 import sys
 
+import pytest
 from support import ROOT
+
+# mkdocs builds the guide.
+pytestmark = pytest.mark.subprocess
 
 
 def test_the_guide_builds_strictly_with_generated_references(tmp_path):

@@ -7,6 +7,9 @@ import pytest
 
 from modelrail.cli import main
 
+# The report runs git and DVC in child processes, in real repositories.
+pytestmark = pytest.mark.subprocess
+
 
 def record(gate: str, checks: list[tuple[str, str, bool]], **inputs) -> str:
     rows = [

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from support import ROOT
 
+# check-jsonschema and zizmor run on every workflow.
+pytestmark = pytest.mark.subprocess
+
 BIN = Path(sys.executable).parent
 
 

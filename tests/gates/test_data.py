@@ -187,6 +187,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("on_limit", ["killed", "write fails"])
 def test_an_interrupted_record_write_leaves_the_old_record_whole(workdir, suite, on_limit):
     """The new record is cut off by a file-size limit (half the old record's size) in a child process: SIGXFSZ kills

@@ -22,6 +22,9 @@ from modelrail.release import environment
 from modelrail.release import overlay as deploy_overlay
 from modelrail.trust.integrity import content_md5
 
+# Each release runs git many times, in real repositories with real branches.
+pytestmark = pytest.mark.subprocess
+
 CONFIG = """\
 project: clf
 environments: [staging, production]

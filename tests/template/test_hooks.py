@@ -16,6 +16,9 @@ import pytest
 from support import ROOT
 from support.template import HOOKS, default_answers, import_hook, render_hook
 
+# The hooks are rendered and run as cookiecutter runs them: in child processes, with git.
+pytestmark = pytest.mark.subprocess
+
 
 def run_pre_gen(answers: dict, directory: Path) -> subprocess.CompletedProcess:
     script = render_hook("pre_gen_project", answers, directory)
