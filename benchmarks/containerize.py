@@ -50,7 +50,7 @@ def build(client, context: Path, tag: str, nocache: bool, buildargs: dict | None
         nocache=nocache,
         decode=True,
     )
-    chunks = docker_engine.follow(stream, f"build of {tag}", echo=False)
+    chunks = docker_engine.follow(stream, f"build of {tag}", progress=False)
     seconds = time.perf_counter() - start
     image_id = next(c["aux"]["ID"] for c in reversed(chunks) if isinstance(c.get("aux"), dict) and "ID" in c["aux"])
     return image_id, seconds
@@ -189,7 +189,7 @@ def main() -> None:
     figures: dict[str, dict[str, float]] = {"ours": {}, "mlflow": {}}
 
     start_time = time.perf_counter()
-    wheelhouse.build(repo, repo / "models/model", echo=False)
+    wheelhouse.build(repo, repo / "models/model", progress=False)
     wheel_seconds = time.perf_counter() - start_time
     args = {**build_args(load_artifact(repo), base)}
     ours, figures["ours"]["cold build s"] = build(client, repo, "bench/ours:1", nocache=True, buildargs=args)

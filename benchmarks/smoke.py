@@ -48,7 +48,7 @@ def main() -> None:
     repo = bake(work)
     dvc(repo, "repro")
     os.chdir(repo)
-    built = container_build.run(repo, base_image=os.environ["MODELRAIL_BASE_IMAGE"], echo=False)
+    built = container_build.run(repo, base_image=os.environ["MODELRAIL_BASE_IMAGE"], progress=False)
     seconds, requests = [], 0
     for index in range(options.runs):
         os.sync()  # the build leaves layers to write back; let the disk settle before each timed run

@@ -41,20 +41,20 @@ def gate_model(args: argparse.Namespace) -> int:
 
 
 def suite_init(args: argparse.Namespace) -> int:
-    from modelrail.gates import suite_init
+    from modelrail.gates import suite_init as drafting
 
-    draft = suite_init.run(args.data, args.out, args.name, args.force)
+    draft = drafting.run(args.data, args.out, args.name, args.force)
     print(f"Drafted {len(draft.expectations)} expectations into {draft.path}: review them before you commit.")
     return PASSED
 
 
 def drift(args: argparse.Namespace) -> int:
-    from modelrail.gates import drift
+    from modelrail.gates import drift as drift_gate
 
     config = _config_path(args.config)
     record = args.record or Path("gates/drift.json")
     summary = args.summary or record.with_suffix(".md")
-    result = drift.run(args.reference, args.current, args.suite, config, record, summary, args.save_profile)
+    result = drift_gate.run(args.reference, args.current, args.suite, config, record, summary, args.save_profile)
     if github.in_actions():  # the outputs the drift action promises (the exit code alone cannot tell them)
         github.write(
             {
@@ -94,10 +94,10 @@ def _epoch(text: str) -> float:
 
 
 def verify(args: argparse.Namespace) -> int:
-    from modelrail.trust import verify
+    from modelrail.trust import verify as verifier
 
     record = args.record or Path("gates/verify.json")
-    result = verify.run(Path("."), record, args.summary or record.with_suffix(".md"), args.stage or None)
+    result = verifier.run(Path("."), record, args.summary or record.with_suffix(".md"), args.stage or None)
     return _report(result)
 
 

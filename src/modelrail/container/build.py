@@ -45,7 +45,7 @@ def run(
     dockerfile: str = "Dockerfile",
     base_image: str | None = None,
     model_version: str | None = None,
-    echo: bool = True,
+    progress: bool = True,
 ) -> BuildResult:
     """Fill the wheelhouse, build the image (layer cache reused) and tag it sha-<commit> and model-<hash>."""
     if not (repo / dockerfile).is_file():
@@ -54,7 +54,7 @@ def run(
     client = docker_engine.connect()
     # The model comes from the DVC remote, which anyone who can push to it can overwrite: build only dvc.lock's.
     require_outputs_match_lock(repo, [MODEL_DIR])
-    wheelhouse.build(repo, repo / MODEL_DIR, echo=echo)
+    wheelhouse.build(repo, repo / MODEL_DIR, progress=progress)
     start = time.monotonic()
     stream = client.api.build(
         path=str(repo),
@@ -68,7 +68,7 @@ def run(
         pull=False,
         decode=True,
     )
-    chunks = docker_engine.follow(stream, f"docker build of {repo / dockerfile}", echo=echo)
+    chunks = docker_engine.follow(stream, f"docker build of {repo / dockerfile}", progress=progress)
     image_id = _image_id(chunks)
     if image_id is None:
         raise ContainerError(f"docker build of {repo / dockerfile} finished without an image id")

@@ -44,7 +44,7 @@ def get_image(client, reference: str):
         ) from None
 
 
-def follow(stream: Iterable[dict], what: str, echo: bool = True) -> list[dict]:
+def follow(stream: Iterable[dict], what: str, progress: bool = True) -> list[dict]:
     """Print an engine's JSON progress stream as it comes; raise ContainerError on the first error in it."""
     seen: list[dict] = []
     tail: list[str] = []
@@ -59,7 +59,7 @@ def follow(stream: Iterable[dict], what: str, echo: bool = True) -> list[dict]:
             text = " ".join(str(chunk[key]) for key in ("id", "status") if chunk.get(key)) + "\n"
         if text:
             tail.append(text)
-            if echo:
+            if progress:
                 sys.stdout.write(text)
                 sys.stdout.flush()
     return seen

@@ -40,7 +40,7 @@ def published(repo: Path, registry: str | None = None) -> tuple[str, str | None]
     return reference, registry_digest(docker_engine.connect(), reference)
 
 
-def run(repo: Path, image: str | None = None, registry: str | None = None, echo: bool = True) -> PushResult:
+def run(repo: Path, image: str | None = None, registry: str | None = None, progress: bool = True) -> PushResult:
     """Tag the image `<registry>/<project>:sha-<commit>` and `:model-<hash>`, push both, verify one digest.
 
     If the registry already has `model-<hash>`, push nothing and return that image's digest (skipped).
@@ -62,7 +62,7 @@ def run(repo: Path, image: str | None = None, registry: str | None = None, echo:
                 local.tag(repository, tag)
                 added.append(reference)
             stream = client.api.push(repository, tag=tag, stream=True, decode=True)
-            chunks = docker_engine.follow(stream, f"docker push of {reference}", echo=echo)
+            chunks = docker_engine.follow(stream, f"docker push of {reference}", progress=progress)
             digests[tag] = _digest(chunks) or _registry_digest(client, reference)
     except ContainerError as exc:
         _untag(client, added)

@@ -38,7 +38,7 @@ def serving_requirements(model_dir: Path) -> list[str]:
     return requirements
 
 
-def build(repo: Path, model_dir: Path, extra: tuple[str, ...] = (), echo: bool = True) -> Path:
+def build(repo: Path, model_dir: Path, extra: tuple[str, ...] = (), progress: bool = True) -> Path:
     """Download the wheels of the model's requirements into build/wheelhouse/ with the host's pip settings.
 
     Skipped when the requirements and the host Python are unchanged since the last run (a stamp file says so).
@@ -49,7 +49,7 @@ def build(repo: Path, model_dir: Path, extra: tuple[str, ...] = (), echo: bool =
     text = "\n".join(requirements) + "\n"
     stamp = hashlib.sha256(f"{text}{platform.python_version()}{sys.platform}".encode()).hexdigest()
     if (target / STAMP).is_file() and (target / STAMP).read_text().strip() == stamp:
-        if echo:
+        if progress:
             print(f"Wheelhouse {target} is up to date ({len(requirements)} requirements)")
         return target
     if target.exists():
@@ -68,7 +68,7 @@ def build(repo: Path, model_dir: Path, extra: tuple[str, ...] = (), echo: bool =
         "--requirement",
         str(target / REQUIREMENTS),
     ]
-    if echo:
+    if progress:
         print(f"Downloading wheels for {len(requirements)} requirements into {target}")
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:

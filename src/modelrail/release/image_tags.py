@@ -68,7 +68,7 @@ def point_tag(client, repository: str, tag: str, digest: str) -> None:
     image = _pull(client, f"{repository}@{digest}")
     image.tag(repository, tag)
     stream = client.api.push(repository, tag=tag, stream=True, decode=True)
-    docker_engine.follow(stream, f"docker push of {repository}:{tag}", echo=False)
+    docker_engine.follow(stream, f"docker push of {repository}:{tag}", progress=False)
     pushed = registry_digest(client, f"{repository}:{tag}")
     if pushed != digest:
         raise ReleaseFailed(f"{repository}:{tag} points at {pushed} after the push, expected {digest}")
