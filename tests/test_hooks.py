@@ -497,7 +497,7 @@ DVC_LAYOUT_CASES = [
     ("sub/../../remote", ""),
     ("../a remote, #2", ""),
     ('../say "hi"', ""),
-    ("../it's \"both\"", ""),
+    ('../it\'s "both"', ""),
     ("s3://bucket/path", "http://127.0.0.1:8333"),
 ]
 
