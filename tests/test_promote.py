@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from conftest import git
 
 from modelrail import deploy_overlay, releases
 from modelrail.cli import main
+from modelrail.integrity import content_md5
 
 CONFIG = """\
 project: clf
@@ -107,6 +109,14 @@ def log_run(repo: Path) -> str:
     return run_id
 
 
+def model_hash(model: str) -> str:
+    """The content identity of the fake model `model` (a models/model folder holding MLmodel = `model`): its DVC
+    directory md5 without `.dir`, as dvc.lock records it."""
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "MLmodel").write_text(model)
+        return content_md5(Path(folder)).removesuffix(".dir")
+
+
 def train(repo: Path, model: str, passed: bool = True, register: bool = True, edit_lock=None) -> str | None:
     """What `dvc repro` leaves on main: gate records, run.json, dvc.lock; what publish then does on main:
     `modelrail register`. Returns the registered version. `edit_lock` may change dvc.lock's stages first."""
@@ -118,6 +128,7 @@ def train(repo: Path, model: str, passed: bool = True, register: bool = True, ed
             {"gate": "model", "passed": passed, "checks": [{"name": "threshold accuracy", "success": passed}]}
         ),
         "models/run.json": json.dumps({"registered_model": "clf", "run_id": log_run(repo)}),
+        "models/model/MLmodel": model,
     }
     for path, text in files.items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
@@ -129,10 +140,14 @@ def train(repo: Path, model: str, passed: bool = True, register: bool = True, ed
                 "deps": [{"path": "data/raw/x.csv", "md5": md5("raw")}],
                 "outs": [{"path": "gates/raw.json", "md5": md5(files["gates/raw.json"])}],
             },
+            "prepare": {
+                "deps": [{"path": "data/raw/x.csv", "md5": md5("raw")}],
+                "outs": [{"path": "data/prepared/train.csv", "md5": md5(TRAIN)}],
+            },
             "train": {
                 "deps": [{"path": "data/prepared/train.csv", "md5": md5(TRAIN)}],
                 "outs": [
-                    {"path": "models/model", "md5": md5(model) + ".dir"},
+                    {"path": "models/model", "md5": model_hash(model) + ".dir", "hash": "md5"},
                     {"path": "models/run.json", "md5": md5(files["models/run.json"])},
                 ],
             },
@@ -175,7 +190,7 @@ def head(repo: Path) -> str:
 def test_register_tags_the_version_with_the_identity_from_dvc_lock(repo):
     version = train(repo, "m1")
     tags = client(repo).get_model_version("clf", version).tags
-    assert tags[releases.CONTENT_TAG] == md5("m1")
+    assert tags[releases.CONTENT_TAG] == model_hash("m1")
     assert tags[releases.DATA_TAG] == f"data/prepared/train.csv={md5(TRAIN)} data/raw/x.csv={md5('raw')}"
     assert json.loads(tags[releases.GATES_TAG]) == {"raw": True, "features": True, "model": True}
     run_id = json.loads((repo / "models/run.json").read_text())["run_id"]
@@ -193,7 +208,7 @@ def test_promote_moves_the_alias_and_commits_the_record_once(repo, capsys):
     assert alias(repo, "staging") == version
     record = json.loads((repo / "releases/staging/release.json").read_text())
     assert record["kind"] == "promotion" and record["model_version"] == version
-    assert record["content_hash"] == md5("m1") and record["code_sha"] == merged and record["actor"] == "tester"
+    assert record["content_hash"] == model_hash("m1") and record["code_sha"] == merged and record["actor"] == "tester"
     assert record["gates"]["model"]["passed"] and record["gates"]["drift"]["passed"]
     assert git(repo, "log", "-1", "--format=%an <%ae>") == f"{releases.BOT_NAME} <{releases.BOT_EMAIL}>"
     assert git(repo, "status", "--porcelain") == ""
@@ -243,6 +258,8 @@ def test_a_release_skipping_the_environment_just_before_is_refused(repo, capsys)
         ("failed gate", "the model gate failed (threshold accuracy)"),
         ("tampered record", "not this artifact's record"),
         ("unregistered", "no artifact for this commit's content"),
+        ("model swapped on the DVC remote", "models/model: dvc.lock (stage train) records md5"),
+        ("training data swapped on the DVC remote", "data/prepared/train.csv: dvc.lock (stage prepare) records md5"),
     ],
 )
 def test_refusals_change_nothing(repo, capsys, case, says):
@@ -251,6 +268,11 @@ def test_refusals_change_nothing(repo, capsys, case, says):
         (repo / "gates/raw.json").write_text(json.dumps({"gate": "raw", "passed": True, "checks": [1]}))
         git(repo, "commit", "-qam", "edit a gate record by hand")
     merge(repo, "main", "staging")
+    # What `dvc pull` checks out when someone overwrote the objects on the remote: other bytes, same paths.
+    if case == "model swapped on the DVC remote":
+        (repo / "models/model/MLmodel").write_text("another model")
+    if case == "training data swapped on the DVC remote":
+        (repo / "data/prepared/train.csv").write_text(TRAIN.replace("1", "7"))
     before = head(repo)
     assert promote("staging") == 1
     assert says in capsys.readouterr().err
@@ -309,6 +331,35 @@ def test_a_forged_rejection_removal_or_release_tag_proves_nothing(repo, capsys):
     assert promote("production") == 1
     err = capsys.readouterr().err
     assert "never released to 'staging'" in err and "releases/staging/history.jsonl" in err
+    assert alias(repo, "production") is None and head(repo) == before
+
+
+def forged_line(version: str) -> str:
+    return json.dumps({"environment": "staging", "content_hash": model_hash("m1"), "model_version": version}) + "\n"
+
+
+@pytest.mark.parametrize("how", ["through a pull request to main", "by hand on the branch"])
+def test_a_forged_release_line_in_a_history_proves_nothing(repo, capsys, how):
+    version = train(repo, "m1")
+    history = repo / "releases/staging/history.jsonl"
+    history.parent.mkdir(parents=True)
+    if how == "through a pull request to main":
+        # Authored as the bot, even: the line reaches staging through the merge, which is not a release commit.
+        history.write_text(forged_line(version))
+        releases.git(repo, "add", "releases")
+        releases.git(repo, "commit", "-qm", "Promote clf v1 to staging")
+        merge(repo, "main", "staging")
+    else:
+        merge(repo, "main", "staging")
+        history.write_text(forged_line(version))
+        # A commit of someone's own on the environment branch (only the promote job may push there).
+        git(repo, "add", "releases")
+        git(repo, "commit", "-qm", "Promote clf v1 to staging")
+    merge(repo, "staging", "production")
+    before = head(repo)
+    assert promote("production") == 1
+    err = capsys.readouterr().err
+    assert "releases/staging/history.jsonl: lines from commit" in err and "were not written by a release" in err
     assert alias(repo, "production") is None and head(repo) == before
 
 

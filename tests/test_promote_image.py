@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import overlay_image
-from test_promote import alias, client, empty_registry, git, head, md5, merge, repo, train  # noqa: F401
+from test_promote import alias, client, empty_registry, git, head, merge, model_hash, repo, train  # noqa: F401
 
 from modelrail import releases
 from modelrail.cli import main
@@ -42,7 +42,7 @@ def push_model_image(engine, model: str, body: str = "") -> str:
         info = tarfile.TarInfo("model.txt")
         info.size = len(body)
         tar.addfile(info, io.BytesIO(body))
-    content = md5(model)
+    content = model_hash(model)
     repository = f"{namespace}/clf"
     docker_client.api.import_image_from_data(
         data.getvalue(),
@@ -74,7 +74,7 @@ def test_promote_tags_the_image_and_pins_the_manifest_by_digest(engine, image_re
     assert promote(engine, "staging") == 0
     repository = f"{engine[1]}/clf"
     assert releases.registry_digest(engine[0], f"{repository}:staging") == digest
-    assert releases.registry_digest(engine[0], f"{repository}:model-{md5('m1')}") == digest
+    assert releases.registry_digest(engine[0], f"{repository}:model-{model_hash('m1')}") == digest
     record = json.loads((work / "releases/staging/release.json").read_text())
     assert record["image"]["digest"] == digest and record["model_version"] == version
     assert overlay_image((work / "deploy/staging/kustomization.yaml").read_text()) == f"{repository}@{digest}"

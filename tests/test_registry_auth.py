@@ -18,6 +18,7 @@ from conftest import git
 
 from modelrail import releases
 from modelrail.cli import main
+from modelrail.integrity import content_md5
 
 CONFIG = """\
 project: clf
@@ -70,7 +71,11 @@ def world(mlflow_auth_server, tmp_path, modelrail):
         "gates/raw.json": json.dumps({"gate": "raw", "passed": True, "checks": []}),
         "gates/model.json": json.dumps({"gate": "model", "passed": True, "checks": []}),
         "models/run.json": json.dumps({"run_id": run_id, "registered_model": name}),
+        "models/model/MLmodel": name,
     }
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
     lock = {
         "schema": "2.0",
         "stages": {
@@ -80,17 +85,14 @@ def world(mlflow_auth_server, tmp_path, modelrail):
             },
             "train": {
                 "outs": [
-                    {"path": "models/model", "md5": md5(name) + ".dir"},
+                    {"path": "models/model", "md5": content_md5(repo / "models/model"), "hash": "md5"},
                     {"path": "models/run.json", "md5": md5(files["models/run.json"])},
                 ]
             },
             "model_gate": {"outs": [{"path": "gates/model.json", "md5": md5(files["gates/model.json"])}]},
         },
     }
-    files["dvc.lock"] = yaml.safe_dump(lock)
-    for path, text in files.items():
-        (repo / path).parent.mkdir(parents=True, exist_ok=True)
-        (repo / path).write_text(text)
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "Trained on a pull request, merged")

@@ -71,6 +71,7 @@ def run(
         content = identity.content_hash
         return ReleaseResult(env, kind, number, content, changed=bool(commit), record=current, commit=commit)
 
+    _require_content(repo, config, env)
     drift = _drift_gate(repo, config, config_path, env)
     actor = releases.actor()
     with releases.EnvironmentLock(registry_, env, actor):
@@ -254,6 +255,19 @@ def _previous(current: dict | None) -> dict | None:
         return None
     keys = ("model_version", "content_hash", "code_sha", "time")
     return {key: current.get(key) for key in keys} | {"image_digest": (current.get("image") or {}).get("digest")}
+
+
+def _require_content(repo: Path, config: dict, env: str) -> None:
+    """Refuse unless the model and the data the drift gate reads hash to dvc.lock: `dvc pull` checks out whatever
+    bytes the DVC remote holds, and a release vouches for dvc.lock's content, not the remote's."""
+    from modelrail.artifact import MODEL_DIR
+    from modelrail.integrity import expected_outputs, require_outputs_match_lock
+
+    promotion = config.get("promotion", {})
+    wanted = {MODEL_DIR, promotion.get("training_data", DEFAULT_TRAINING_DATA)}
+    wanted.add(promotion.get("reference_data", {}).get(env))
+    tracked = {item.path for item in expected_outputs(repo)}
+    require_outputs_match_lock(repo, sorted(path for path in wanted if path in tracked))
 
 
 def _drift_gate(repo: Path, config: dict, config_path: Path, env: str) -> dict | None:

@@ -410,7 +410,39 @@ def branch_history(repo: Path, env: str) -> list[dict]:
     proc = git(repo, "show", where, check=False)
     if proc.returncode != 0:
         return []
-    return _release_lines(proc.stdout.encode("utf-8"), where)
+    entries = _release_lines(proc.stdout.encode("utf-8"), where)
+    _require_release_commits(repo, ref, env)
+    return entries
+
+
+def _require_release_commits(repo: Path, ref: str, env: str) -> None:
+    """Every line of the branch's history.jsonl was added by a release commit: a single-parent commit of the bot on
+    the branch's own first-parent chain. A line that arrived through a merge (e.g. forged in a pull request to
+    main, then merged into the environment) is blamed on the merge commit, so it refuses."""
+    path = f"releases/{env}/history.jsonl"
+    blame = git(repo, "blame", "--first-parent", "--line-porcelain", ref, "--", path, check=False)
+    if blame.returncode != 0:
+        raise Refused(f"{ref}:{path}: cannot tell which commits wrote it: {_first_line(Exception(blame.stderr))}")
+    authors, commit = {}, None
+    for line in blame.stdout.splitlines():
+        if line.startswith("\t"):
+            continue
+        head = line.split(" ", 1)
+        if len(head[0]) == 40 and commit is None:
+            commit = head[0]
+        elif head[0] == "author-mail":
+            authors[commit] = head[1].strip("<>")
+            commit = None
+    parents = git(repo, "rev-list", "--no-walk", "--parents", *authors, check=False).stdout.splitlines()
+    merges = {line.split()[0] for line in parents if len(line.split()) != 2}
+    for sha, email in authors.items():
+        if email != BOT_EMAIL or sha in merges:
+            how = "a merge" if sha in merges else f"authored by {email}"
+            raise Refused(
+                f"{ref}:{path}: lines from commit {sha[:12]} ({how}) were not written by a release: only `modelrail "
+                f"promote` and `rollback` commit there, as {BOT_NAME}, so the history is not evidence "
+                f"(fix: revert commit {sha[:12]} on {env})"
+            )
 
 
 def released_entry(repo: Path, env: str, content_hash: str) -> dict | None:
