@@ -54,11 +54,8 @@ class HookError(Exception):
 
 
 def quiet_env() -> dict[str, str]:
-    """Environment for child processes: no DVC analytics call (the machine may be offline), no pager."""
-    env = dict(os.environ)
-    env["DVC_NO_ANALYTICS"] = "1"
-    env["GIT_PAGER"] = "cat"
-    return env
+    """Environment for git: no pager."""
+    return {**os.environ, "GIT_PAGER": "cat"}
 
 
 def run(args: list[str], what: str, fix: str) -> str:
