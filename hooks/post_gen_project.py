@@ -329,6 +329,21 @@ ACTION_REF_RE = re.compile(r"(uses:\s*)modelrail/modelrail/actions/([a-z-]+)@v0\
 WORKFLOWS = ".github/workflows"
 
 
+# A template source that can stand in a workflow as it is: no expression, no quote, no space.
+TEMPLATE_SOURCE_RE = re.compile(r"[A-Za-z0-9._/+@:~-]+")
+
+
+def name_template_in_update_workflow(context: dict) -> None:
+    """The template-update workflow's check refuses a .cruft.json naming another template than this one (cruft
+    re-renders with the recorded `_template`, so an update keeps the line). A source that could not stand in a
+    workflow as it is leaves the check open to any, as the empty value says."""
+    url = str(context.get("_template") or "") if regenerated_by_cruft(context) else template_url(context) or ""
+    source = url if TEMPLATE_SOURCE_RE.fullmatch(url) else ""
+    update = Path(WORKFLOWS) / "template-update.yml"
+    text = update.read_text(encoding="utf-8")
+    update.write_text(text.replace('template: "TEMPLATE_SOURCE"', f'template: "{source}"'), encoding="utf-8")
+
+
 def pin_modelrail_actions(repository: str, version: str, commit: str | None) -> None:
     """Point the workflows' `uses:` at the answered modelrail repository: at the template's commit by full SHA
     (`@<sha> # v0.1.0`), which nobody can move, or at the release tag when no commit is known.
@@ -427,6 +442,7 @@ def main() -> int:
     """Run the steps in order; stop at the first failure with one ERROR line."""
     commit = template_commit(CONTEXT)
     pin_modelrail_actions(CONTEXT["modelrail_repository"], CONTEXT["modelrail_version"], commit)
+    name_template_in_update_workflow(CONTEXT)
     if commit is None:
         print(
             "NOTE: the template is not a git checkout with a commit, so the workflows name the modelrail actions by "

@@ -127,6 +127,25 @@ def test_answers_holding_template_markup_are_refused_before_cruft_update(tmp_pat
     assert not (repo / "pwned").exists()
 
 
+def test_a_cruft_json_naming_another_template_is_refused_before_cruft_update(tmp_path):
+    import yaml
+
+    repo = bake(tmp_path)
+    state = json.loads((repo / ".cruft.json").read_text())
+    workflow = yaml.safe_load((repo / ".github/workflows/template-update.yml").read_text())
+    (check_step,) = [step for step in workflow["jobs"]["update"]["steps"] if "template-check" in step.get("uses", "")]
+    expected = check_step["with"]["template"]
+    assert expected == state["template"] and expected, expected
+    check = [sys.executable, str(ROOT / "src/modelrail/template_answers.py"), ".cruft.json", expected]
+    assert "none holds template markup" in run(check, repo).stdout
+    (repo / ".cruft.json").write_text(json.dumps({**state, "template": "https://example.com/evil/template.git"}))
+    for command in (check, [str(BIN / "modelrail"), "template", "check", "--template", expected]):
+        proc = run(command, repo, check=False)
+        assert proc.returncode == 2, proc.stdout
+        assert ".cruft.json: key 'template' is 'https://example.com/evil/template.git', not" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
 def test_template_update_runs_cruft_without_a_write_token(tmp_path):
     import yaml
 

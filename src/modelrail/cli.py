@@ -175,7 +175,7 @@ def _template_check(args: argparse.Namespace) -> int:
     from modelrail import template_answers
 
     try:
-        count = template_answers.check(args.file)
+        count = template_answers.check(args.file, args.template)
     except template_answers.MarkupError as exc:
         raise ConfigError(str(exc)) from None
     print(f"{args.file}: {count} answers, none holds template markup")
@@ -410,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="refuse template markup in .cruft.json's answers (run before `cruft update`)"
     )
     template_check.add_argument("--file", type=Path, default=Path(".cruft.json"), help="default: .cruft.json")
+    template_check.add_argument("--template", help="the template source .cruft.json must record (default: any)")
     template_check.set_defaults(handler=_template_check, doing="checking the template answers")
 
     new = commands.add_parser("new", help="bake a new model repo: each question checked as it is answered")

@@ -2,6 +2,7 @@
 
 `cruft update` renders the recorded answers as Jinja, unsandboxed, so an answer such as
 `{{ cycler.__init__.__globals__.os.popen('...') }}` committed in a pull request runs in the template-update job.
+Its `template` (where cruft clones the template from, whose hooks it runs) must be the one the workflow names.
 Standard library only: the template-check action runs this file directly, without installing modelrail.
 """
 
@@ -35,8 +36,9 @@ def markup_keys(value, where: str = "") -> list[str]:
     return found
 
 
-def check(path: Path) -> int:
-    """Raise MarkupError naming each key of `path`'s recorded answers that holds markup; else the answer count."""
+def check(path: Path, template: str | None = None) -> int:
+    """Raise MarkupError naming each key of `path`'s recorded answers that holds markup, or its `template` when it
+    is not `template` (if given); else the answer count."""
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -45,6 +47,12 @@ def check(path: Path) -> int:
         raise MarkupError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(state, dict) or not isinstance(state.get("context"), dict):
         raise MarkupError(f"{path}: no 'context' mapping (not a .cruft.json file)")
+    if template and state.get("template") != template:
+        raise MarkupError(
+            f"{path}: key 'template' is {state.get('template')!r}, not {template!r} that the template-update workflow "
+            "names: `cruft update` would clone that template and run its hooks (fix: restore 'template', or change "
+            "both in one pull request for the code owners to review)"
+        )
     bad = markup_keys(state["context"], "context")
     if bad:
         keys = ", ".join(f"'{key}'" for key in bad)
@@ -58,7 +66,7 @@ def check(path: Path) -> int:
 def main(argv: list[str]) -> int:
     path = Path(argv[0] if argv else ".cruft.json")
     try:
-        count = check(path)
+        count = check(path, argv[1] if len(argv) > 1 else None)
     except MarkupError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         print(f"::error file={path}::{str(exc).splitlines()[0]}")
