@@ -340,8 +340,9 @@ def name_template_in_update_workflow(context: dict) -> None:
     url = str(context.get("_template") or "") if regenerated_by_cruft(context) else template_url(context) or ""
     source = url if TEMPLATE_SOURCE_RE.fullmatch(url) else ""
     update = Path(WORKFLOWS) / "template-update.yml"
-    text = update.read_text(encoding="utf-8")
-    update.write_text(text.replace('template: "TEMPLATE_SOURCE"', f'template: "{source}"'), encoding="utf-8")
+    if update.is_file():
+        text = update.read_text(encoding="utf-8")
+        update.write_text(text.replace('template: "TEMPLATE_SOURCE"', f'template: "{source}"'), encoding="utf-8")
 
 
 def pin_modelrail_actions(repository: str, version: str, commit: str | None) -> None:
