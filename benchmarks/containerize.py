@@ -173,7 +173,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     import mlflow.pyfunc
     import pandas as pd
-    from test_template import bake, dvc
+    from support.template import bake, dvc
 
     from modelrail.container import engine as docker_engine
     from modelrail.container import wheelhouse

@@ -66,7 +66,7 @@ def merge(repo: Path, source: str, env: str) -> None:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT / "tests"))
-    from test_template import bake
+    from support.template import bake
 
     engine_env()
     namespace = f"{os.environ['MODELRAIL_REGISTRY']}/bench-promote-{uuid.uuid4().hex[:8]}"

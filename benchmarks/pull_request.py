@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests/e2e")]
 import test_pull_request_e2e as e2e  # noqa: E402
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")

@@ -38,7 +38,7 @@ def main() -> None:
     root = options.root.resolve()
     # The checkout's own modelrail and template helpers, ahead of the installed ones.
     sys.path[:0] = [str(root / "src"), str(root / "tests")]
-    from test_template import bake, dvc
+    from support.template import bake, dvc
 
     from modelrail.container import build as container_build
     from modelrail.container import smoke as container_smoke

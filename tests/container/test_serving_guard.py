@@ -1,7 +1,7 @@
 """The serving layer in front of MLflow's scoring server (the template's serving/modelrail_serving.py), over ASGI.
 
 The inner app here stands in for MLflow's the way MLflow's misbehaves (echoes the input, adds a stack trace); the
-real server behind the real layer is exercised by the container smoke gate in test_containerize.py.
+real server behind the real layer is exercised by the container smoke gate in test_smoke.py.
 """
 
 from __future__ import annotations

@@ -147,7 +147,7 @@ def open_pull_request(world, branch: str, change, message: str, new_branch: bool
             "MODELRAIL_ACT_PYTHON": sys.executable,
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
         },
-        # The container gate runs against the real engine in test_containerize.py; here it is switched off.
+        # The container gate runs against the real engine in tests/container/test_smoke.py; here it is switched off.
         vars={
             "MLFLOW_TRACKING_URI": world["uri"],
             "MODELRAIL_PYTHON_ENV": sys.prefix,

@@ -1,6 +1,6 @@
 """`modelrail promote` and `rollback` with the image part: the Docker engine and registry of infra/ (real parts).
 
-In CI a missing engine fails these tests; elsewhere they skip with the reason (as tests/container/test_containerize.py).
+In CI a missing engine fails these tests; elsewhere they skip with the reason (as tests/container/).
 """
 
 from __future__ import annotations

@@ -69,3 +69,8 @@ def import_hook(name: str, answers: dict, directory: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def modelrail(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """This venv's `modelrail` in the baked repo, as `run` runs any command there."""
+    return run([str(BIN / "modelrail"), *args], repo, check=check)

@@ -1,0 +1,228 @@
+"""`modelrail containerize smoke` (container/smoke.py, probes.py): the gate's checks on their own, then the image
+against the real engine, and images that must fail it (a suite-breaking model, servers that crash or err on bad
+input, an image serving another model)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from support.template import modelrail
+
+from modelrail.cli import main
+from modelrail.container import probes
+from modelrail.container import smoke as container_smoke
+from modelrail.gates.records import Check
+
+
+def test_smoke_without_an_engine_exits_2(tiny_repo, monkeypatch, capsys):
+    model = tiny_repo / "models/model"
+    (model / "MLmodel").write_text('signature:\n  inputs: \'[{"type": "double", "name": "x"}]\'\n', encoding="utf-8")
+    (tiny_repo / "sample.csv").write_text("x,target\n1.0,0\n")
+    suite = {"name": "p", "expectations": [{"type": "expect_column_to_exist", "kwargs": {"column": "prediction"}}]}
+    (tiny_repo / "suite.json").write_text(json.dumps(suite))
+    monkeypatch.setattr(container_smoke, "_predict_in_process", lambda model_dir, frame: [0])
+    # The model was rewritten above: without dvc.lock nothing claims its hash, so the engine is what is missing.
+    (tiny_repo / "dvc.lock").unlink()
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    code = main(["containerize", "smoke", "--image", "x:1", "--sample", "sample.csv", "--suite", "suite.json"])
+    assert code == 2
+    assert "DOCKER_HOST=tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("status", "passed", "says"),
+    [
+        (400, True, "400"),
+        (413, True, "413"),
+        (200, False, "accepted it"),
+        (500, False, "server error"),
+        (None, False, "crashed"),
+    ],
+)
+def test_a_malformed_request_must_get_a_4xx(status, passed, says):
+    request = probes.Request("empty-body", "an empty body", "")
+    check = probes.refused(request, {"status": status, "body": "ConnectionResetError()"})
+    assert check.success is passed
+    assert says in check.message
+
+
+def test_predictions_that_differ_name_the_row():
+    import pandas as pd
+
+    served, expected = pd.DataFrame({"prediction": [0, 1, 1]}), pd.DataFrame({"prediction": [0, 1, 0]})
+    check = container_smoke.compare(served, expected, 1e-6)
+    assert isinstance(check, Check) and not check.success
+    assert "row 2: the image answered 1, the in-process model 0" in check.message
+    assert container_smoke.compare(served.astype(float) + 1e-9, served, 1e-6).success
+
+
+def test_smoke_passes_and_records_the_container_gate(built):
+    repo, image_id, _ = built
+    proc = modelrail(repo, "containerize", "smoke", "--image", image_id)
+    record = json.loads((repo / "gates/container.json").read_text())
+    assert record["gate"] == "container" and record["passed"] is True, proc.stdout
+    names = [check["name"] for check in record["checks"]]
+    assert "healthy" in names and "predictions match the in-process model" in names
+    assert "predictions: expect_column_values_to_be_in_set" in names
+    refusals = [check for check in record["checks"] if check["name"].startswith("refuses ")]
+    assert len(refusals) == 11 and all(check["success"] for check in refusals), refusals
+    answers = {check["name"]: check["details"] for check in refusals}
+    for probe in ("a NaN value", "an Infinity value", "the value 1e309 (beyond float range)"):
+        assert answers[f"refuses {probe} with a 4xx"]["status"] == 400
+    assert answers["refuses a request without Content-Type with a 4xx"]["status"] == 415
+    assert answers["refuses Content-Type text/plain with a 4xx"]["status"] == 415
+    for probe in ("50 MB of invalid JSON", "a body one byte over the limit", "a chunked body over the limit"):
+        assert answers[f"refuses {probe} with a 4xx"]["status"] == 413
+    assert all(d["answer_bytes"] < 4096 and "stack_trace" not in d["answer"] for d in answers.values())
+    assert record["inputs"]["image"]["id"] == image_id
+
+
+def variant(built, tmp_path: Path, project: str) -> Path:
+    """A copy of the built repo under another project name, so its image gets its own tags."""
+    repo = shutil.copytree(built[0], tmp_path / project, symlinks=True)
+    config = repo / "modelrail.yaml"
+    config.write_text(config.read_text().replace("project: breast-cancer-classifier", f"project: {project}"))
+    return repo
+
+
+def test_a_model_whose_predictions_break_the_suite_fails_smoke(built, tmp_path):
+    import numpy as np
+    import skops.io
+
+    repo = variant(built, tmp_path, "unknown-classes")
+    model_file = repo / "models/model/model.skops"
+    model = skops.io.load(model_file, trusted=skops.io.get_untrusted_types(file=model_file))
+    model.classes_ = np.array([0, 7])  # a class the predictions suite does not know
+    skops.io.dump(model, model_file)
+    # Recorded in dvc.lock, as a pipeline run would: an honest model whose predictions the suite refuses.
+    subprocess.run([sys.executable, "-m", "dvc", "commit", "-f", "-q"], cwd=repo, check=True)
+    modelrail(repo, "containerize", "build")
+    proc = modelrail(repo, "containerize", "smoke", check=False)
+    assert proc.returncode == 1, proc.stdout
+    record = json.loads((repo / "gates/container.json").read_text())
+    failed = {check["name"] for check in record["checks"] if not check["success"]}
+    assert failed == {
+        "predictions: expect_column_values_to_be_between",
+        "predictions: expect_column_values_to_be_in_set",
+    }
+    assert "column 'prediction'" in proc.stderr
+
+
+SERVER = """
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import mlflow.pyfunc
+import pandas as pd
+
+model = mlflow.pyfunc.load_model(os.environ["__pyfunc_model_path__"])
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        try:
+            split = json.loads(body)["dataframe_split"]
+            predictions = model.predict(pd.DataFrame(split["data"], columns=split["columns"])).tolist()
+        except Exception:
+            ON_BAD_INPUT
+        answer = json.dumps({"predictions": predictions}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+
+HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+ON_BAD_INPUT = {
+    "crashing": "os._exit(3)  # bad input takes the whole server down",
+    # It stays up, but blames itself for the client's mistake: a 500 where a 4xx is due.
+    "answers-500": "self.send_response(500); self.send_header('Content-Length', '0'); self.end_headers(); return",
+}
+
+
+def thin_image(base: str, tmp_path: Path, name: str, files: dict[str, str | Path], lines: list[str]) -> str:
+    """An image of one thin layer on top of the built one (quick even on vfs): `files` copied in, `lines` added."""
+    import docker
+
+    context = tmp_path / name
+    context.mkdir()
+    for target, source in files.items():
+        if isinstance(source, Path):
+            shutil.copytree(source, context / target)
+        else:
+            (context / target).write_text(source)
+    (context / "Dockerfile").write_text("\n".join([f"FROM {base}", *lines]) + "\n")
+    image, _ = docker.from_env().images.build(
+        path=str(context), network_mode="host", rm=True, tag=f"modelrail-test/{name}:1"
+    )
+    return image.id
+
+
+def server_image(built, tmp_path: Path, behaviour: str) -> str:
+    server = textwrap.dedent(SERVER).replace("ON_BAD_INPUT", ON_BAD_INPUT[behaviour])
+    lines = ["COPY server.py /opt/server.py", 'CMD ["python3", "/opt/server.py"]']
+    return thin_image(built[1], tmp_path, behaviour, {"server.py": server}, lines)
+
+
+def test_a_server_that_crashes_on_bad_input_fails_smoke(built, tmp_path):
+    repo, _, _ = built
+    image = server_image(built, tmp_path, "crashing")
+    proc = modelrail(repo, "containerize", "smoke", "--image", image, "--record", "gates/crashing.json", check=False)
+    assert proc.returncode == 1, proc.stdout
+    record = json.loads((repo / "gates/crashing.json").read_text())
+    checks = {check["name"]: check for check in record["checks"]}
+    assert checks["healthy"]["success"] and checks["predictions match the in-process model"]["success"]
+    assert not checks["refuses columns the model does not know with a 4xx"]["success"]
+    assert not checks["survives malformed requests"]["success"]
+    assert "the server crashed" in proc.stderr
+
+
+def test_a_server_that_answers_500_to_bad_input_fails_smoke(built, tmp_path):
+    repo, _, _ = built
+    image = server_image(built, tmp_path, "answers-500")
+    proc = modelrail(repo, "containerize", "smoke", "--image", image, "--record", "gates/answers-500.json", check=False)
+    assert proc.returncode == 1, proc.stdout
+    record = json.loads((repo / "gates/answers-500.json").read_text())
+    checks = {check["name"]: check for check in record["checks"]}
+    assert record["passed"] is False
+    assert checks["predictions match the in-process model"]["success"], "the golden sample is served right"
+    assert checks["survives malformed requests"]["success"], "it stays up: only the status is wrong"
+    for what in ("columns the model does not know", "an empty body"):
+        check = checks[f"refuses {what} with a 4xx"]
+        assert not check["success"] and check["details"]["status"] == 500, check
+    assert "a server error, expected a 4xx" in proc.stderr
+
+
+def test_an_image_serving_another_model_than_the_one_on_disk_fails_smoke(built, tmp_path):
+    """The image's model answers in the suite's own classes, only flipped: the comparison alone can catch it."""
+    import numpy as np
+    import skops.io
+
+    repo, image_id, _ = built
+    model_dir = tmp_path / "swapped-model"
+    shutil.copytree(repo / "models/model", model_dir)
+    model_file = model_dir / "model.skops"
+    model = skops.io.load(model_file, trusted=skops.io.get_untrusted_types(file=model_file))
+    model.classes_ = np.array(model.classes_[::-1])
+    skops.io.dump(model, model_file)
+    image = thin_image(image_id, tmp_path, "swapped", {"model": model_dir}, ["COPY model /opt/model"])
+    proc = modelrail(repo, "containerize", "smoke", "--image", image, "--record", "gates/swapped.json", check=False)
+    assert proc.returncode == 1, proc.stdout
+    record = json.loads((repo / "gates/swapped.json").read_text())
+    failed = {check["name"] for check in record["checks"] if not check["success"]}
+    assert failed == {"predictions match the in-process model"}, failed
+    assert "predictions differ, e.g. row" in proc.stderr and "the in-process model" in proc.stderr
