@@ -10,12 +10,15 @@ told apart from rare ones.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 from pathlib import Path
 
 from modelrail.data_files import is_number, iter_batches
 from modelrail.errors import ConfigError, DataError
 from modelrail.files import write_json_atomic
+from modelrail.gates.drift_bins import EdgeIndex
 
 FORMAT = "modelrail drift reference profile"
 VERSION = 1
@@ -54,7 +57,8 @@ def build(path: Path, bins: int, batch_rows: int) -> dict:
                 raise DataError(f"{file}: column '{name}' is numeric in one part of the reference {path}, not another")
             present = pc.drop_null(array)
             if kinds[name]:
-                values = present.to_numpy(zero_copy_only=False).astype(float)
+                # A copy (the batch's buffer is not kept); from_dlpack as in drift_columns, without importing pandas.
+                values = np.from_dlpack(present).astype(float)
                 bad = int((~np.isfinite(values)).sum())
                 if bad:
                     raise DataError(f"{file}: column '{name}' of the reference has {bad} non-finite value(s) (inf/NaN)")
@@ -97,9 +101,9 @@ def _numeric_profile(values, rows: int, missing: int, bins: int) -> dict:
         "rows": rows,
         "missing": missing,
         "edges": edges.tolist(),
-        "counts": bin_counts(edges, values).tolist(),
+        "counts": EdgeIndex(edges).counts(values).tolist(),
         "fine_edges": fine.tolist(),
-        "fine_counts": bin_counts(fine, values).tolist(),
+        "fine_counts": EdgeIndex(fine).counts(values).tolist(),
     }
 
 
@@ -109,13 +113,6 @@ def coarse_counts(edges, fine_edges, fine_counts):
 
     mapping = np.append(np.searchsorted(edges, fine_edges, side="left"), len(edges))
     return np.bincount(mapping, weights=fine_counts, minlength=len(edges) + 1).astype(np.int64)
-
-
-def bin_counts(edges, values):
-    """Counts per bin: (-inf, e0], (e0, e1], ..., (e_last, inf)."""
-    import numpy as np
-
-    return np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
 
 
 def _categorical_profile(counts: dict[str, int], rows: int, missing: int, numeric: bool) -> dict:
@@ -194,3 +191,13 @@ def _check_shape(path: Path, profile: dict) -> None:
             or not column["edges"]
         ):
             raise ConfigError(f"{path}: column '{name}': edges and counts do not match")
+        for key in ("edges", "fine_edges") if kind == "continuous" else ():
+            if not _increasing(column[key]):
+                # Binning (drift_bins.py) is exact only for sorted edges: anything else would count silently wrong.
+                raise ConfigError(f"{path}: column '{name}': key '{key}' must be finite numbers in increasing order")
+
+
+def _increasing(values: list) -> bool:
+    numbers = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values)
+    finite = numbers and all(math.isfinite(value) for value in values)
+    return finite and all(a < b for a, b in itertools.pairwise(values))
