@@ -18,7 +18,6 @@ from pathlib import Path
 from modelrail.data_files import is_number, iter_batches
 from modelrail.errors import ConfigError, DataError
 from modelrail.files import write_json_atomic
-from modelrail.gates.drift_bins import EdgeIndex
 
 FORMAT = "modelrail drift reference profile"
 VERSION = 1
@@ -88,8 +87,10 @@ def _numeric_profile(values, rows: int, missing: int, bins: int) -> dict:
     """Continuous when it has more distinct values than bins (quantile edges), else categorical by value."""
     import numpy as np
 
-    distinct = np.unique(values)
-    if len(distinct) <= bins:
+    # Sorted once: the distinct values, the quantiles and the counts per bin all follow from the sorted values.
+    values = np.sort(values)
+    distinct = np.count_nonzero(values[1:] != values[:-1]) + 1 if len(values) else 0
+    if distinct <= bins:
         found = dict(zip(*np.unique(values, return_counts=True), strict=True))
         keyed = {category_key(value, True): int(count) for value, count in found.items()}
         return _categorical_profile(keyed, rows, missing, numeric=True)
@@ -101,10 +102,17 @@ def _numeric_profile(values, rows: int, missing: int, bins: int) -> dict:
         "rows": rows,
         "missing": missing,
         "edges": edges.tolist(),
-        "counts": EdgeIndex(edges).counts(values).tolist(),
+        "counts": _sorted_counts(edges, values).tolist(),
         "fine_edges": fine.tolist(),
-        "fine_counts": EdgeIndex(fine).counts(values).tolist(),
+        "fine_counts": _sorted_counts(fine, values).tolist(),
     }
+
+
+def _sorted_counts(edges, ordered):
+    """Counts per bin (-inf, e0], (e0, e1], ..., (e_last, inf) of sorted values: one search per edge, not per value."""
+    import numpy as np
+
+    return np.diff(np.searchsorted(ordered, edges, side="right"), prepend=0, append=len(ordered))
 
 
 def coarse_counts(edges, fine_edges, fine_counts):
