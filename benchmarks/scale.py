@@ -105,6 +105,15 @@ def read_once(folder: Path) -> str:
     )
 
 
+def hash_once(folder: Path) -> str:
+    """A child process that computes the digests drift's record holds for the current data (md5 and sha256 of every
+    file), alone: drift does it in a second thread, and on a loaded machine it competes with the counting."""
+    return (
+        "import pathlib\nfrom modelrail.data_files import data_set_files\nfrom modelrail.files import folder_digests\n"
+        f"folder = pathlib.Path({str(folder)!r})\nfolder_digests(folder, data_set_files(folder))\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gate-rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
@@ -146,6 +155,8 @@ def main() -> None:
         current = data_set(work / f"current-{options.drift_rows}", options.drift_rows, seed=3, jitter=0.01)
         measured = run([sys.executable, "-c", read_once(current)], work, env)
         report("read the current data once (pyarrow batches)", options.drift_rows, measured)
+        measured = run([sys.executable, "-c", hash_once(current)], work, env)
+        report("md5 + sha256 of the current data's files, alone", options.drift_rows, measured)
         drift = [*modelrail, "drift", "--current", str(current), "--record", "gates/drift.json"]
         # Drift's verdict (0 or 1) does not matter here; only a crash does.
         first = [*drift, "--reference", str(reference), "--save-profile", "profile.json"]

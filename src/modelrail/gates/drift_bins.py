@@ -65,8 +65,9 @@ class EdgeIndex:
             return np.searchsorted(self.edges, values, side="left")
         floats, cells, found, above = (array[: len(values)] for array in work)
         self._cells(values, floats, cells)
-        np.take(self.below, cells, out=found)
-        np.less(np.take(self.single, cells, out=floats), values, out=above)
+        # Cells run from -1 to top: "wrap" reads -1 as the last entry, as the tables expect, and skips bounds checks.
+        np.take(self.below, cells, out=found, mode="wrap")
+        np.less(np.take(self.single, cells, out=floats, mode="wrap"), values, out=above)
         found += above
         unsure = np.flatnonzero(found < 0)  # cells with two edges or more: -1 + False
         if len(unsure):
