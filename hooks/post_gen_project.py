@@ -7,10 +7,12 @@ and cookiecutter then removes the half-made folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,11 +54,8 @@ class HookError(Exception):
 
 
 def quiet_env() -> dict[str, str]:
-    """Environment for child processes: no DVC analytics call (the machine may be offline), no pager."""
-    env = dict(os.environ)
-    env["DVC_NO_ANALYTICS"] = "1"
-    env["GIT_PAGER"] = "cat"
-    return env
+    """Environment for git: no pager."""
+    return {**os.environ, "GIT_PAGER": "cat"}
 
 
 def run(args: list[str], what: str, fix: str) -> str:
@@ -77,32 +76,6 @@ def git(*args: str, what: str) -> str:
     return run(["git", *args], what, "install git 2.28 or newer and make sure it is on PATH")
 
 
-DVC_FIX = "install dvc into the environment that runs cookiecutter, e.g. `pipx inject cookiecutter dvc`"
-# Every DVC step in one interpreter, stopping at the first that fails; the exit code says which (100 + its index).
-# A `python -m dvc` start costs about a second of imports, most of a bake's time when each step paid it.
-DVC_STEPS_SCRIPT = """
-import json, sys
-from dvc.cli import main
-for index, args in enumerate(json.loads(sys.argv[1])):
-    if main(args) != 0:
-        sys.exit(100 + index)
-"""
-
-
-def dvc_steps(steps: list[tuple[list[str], str]]) -> None:
-    """Run (DVC arguments, what it does) steps from cookiecutter's own interpreter, where DVC is installed next to
-    cookiecutter; a failure raises HookError naming the step, with DVC's own error text."""
-    args = [sys.executable, "-c", DVC_STEPS_SCRIPT, json.dumps([step for step, _ in steps])]
-    result = subprocess.run(args, capture_output=True, text=True, env=quiet_env(), check=False)
-    if result.returncode == 0:
-        return
-    index = result.returncode - 100
-    what = steps[index][1] if 0 <= index < len(steps) else "dvc"
-    detail = (result.stderr or result.stdout).strip().splitlines()
-    tail = " | ".join(detail[-3:]) if detail else f"exit code {result.returncode}"
-    raise HookError(f"{what} failed: {tail} (fix: {DVC_FIX})")
-
-
 def environment_names(value: str) -> list[str]:
     """Environments in promotion order; pre_gen_project.py has already validated them."""
     return [name.strip() for name in value.split(",")]
@@ -118,30 +91,101 @@ def init_git() -> None:
     git("init", "--quiet", "-b", "main", what="git init")
 
 
+# What `dvc init`, `dvc config`, `dvc remote add`, `dvc add` and `dvc push` leave behind for one data file, written
+# here directly: DVC's own Python costs about a second of imports and sqlite set-up per bake, most of a bake's time,
+# and would have to be installed next to cookiecutter. DVC 3's layout (tests/test_hooks.py checks it against DVC):
+# .dvc/config and .dvc/.gitignore; the file's pointer <file>.dvc (md5 of its bytes, size) and its line in the
+# folder's .gitignore; the bytes in the cache and the remote at files/md5/<2 hex>/<30 hex>, read-only.
+DVC_GITIGNORE = "/config.local\n/tmp\n/cache\n"
+DVC_CACHE = ".dvc/cache"
+# configobj, DVC's config writer, leaves a value bare unless it must quote it: an edge quote or space, a comma
+# (a list) or a hash (a comment).
+CONFIG_EDGE = " \t'\""
+
+
+def config_value(value: str) -> str:
+    """A value as DVC's config writer quotes it, so that DVC reads back exactly the answer."""
+    single, double = "'", '"'
+    if single in value and double in value:
+        if single * 3 in value and double * 3 in value:
+            raise HookError(f"the DVC remote {value!r} cannot be written to .dvc/config (fix: choose another path)")
+        quote = double * 3 if single * 3 in value else single * 3
+    elif value[0] in CONFIG_EDGE or value[-1] in CONFIG_EDGE or "," in value or "#" in value:
+        quote = single if double in value else double
+    else:
+        quote = ""
+    return f"{quote}{value}{quote}"
+
+
+def config_url(remote: str) -> str:
+    """The remote as DVC stores it: a relative folder relative to .dvc/ (the answer is relative to the repository
+    root, so `../x` becomes `../../x`); a URL, an absolute or a `~` path as answered."""
+    if re.match(r"\w+://", remote) or os.path.expanduser(remote) != remote or os.path.isabs(remote):
+        return remote
+    return Path(os.path.relpath(remote, ".dvc")).as_posix()
+
+
+def dvc_config(remote: str, endpoint: str) -> str:
+    """.dvc/config as `dvc config core.analytics false` and `dvc remote add --default` (+ `modify endpointurl`)
+    write it."""
+    lines = ["[core]", "    analytics = false", f"    remote = {REMOTE_NAME}", f"['remote \"{REMOTE_NAME}\"']"]
+    lines.append(f"    url = {config_value(config_url(remote))}")
+    if endpoint:
+        lines.append(f"    endpointurl = {config_value(endpoint)}")
+    return "\n".join(lines) + "\n"
+
+
+def file_md5(path: Path) -> str:
+    """DVC 3's `md5` hash of a file: the md5 of its bytes."""
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def store_object(source: Path, store: Path, md5: str) -> None:
+    """Copy a file into a DVC cache or local remote under its hash, read-only as DVC leaves it; written to a
+    temporary name first, so an interrupted copy is never taken for the object."""
+    target = store / "files" / "md5" / md5[:2] / md5[2:]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, partial)
+    partial.chmod(0o444)
+    os.replace(partial, target)
+
+
 def init_dvc(remote: str, endpoint: str) -> None:
     """Initialise DVC, make the answer the default remote, put the sample data under DVC and push it, so a fresh
     clone can `dvc pull` it.
 
-    The remote path is passed exactly as answered, from the repository root: DVC resolves a relative path against
-    the working directory and stores it relative to .dvc/config, so `../x` ends up as `../../x` in the config.
     Remote URLs are not pushed here: they need credentials and a DVC plugin (e.g. dvc-s3) that the machine running
     cookiecutter may not have, and a failed push would throw the whole generated repository away.
     An S3-compatible store's endpoint goes into the config too; its credentials never do (DVC reads them from
     AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, which CI gets from OIDC).
     """
-    steps = [
-        (["init", "--quiet"], "dvc init"),
-        (["config", "core.analytics", "false"], "dvc config core.analytics"),
-        (["remote", "add", "--default", REMOTE_NAME, remote], f"dvc remote add {REMOTE_NAME}"),
-    ]
-    if endpoint:
-        steps.append((["remote", "modify", REMOTE_NAME, "endpointurl", endpoint], f"dvc remote modify {REMOTE_NAME}"))
-    steps.append((["add", "--quiet", SAMPLE_DATA], f"dvc add {SAMPLE_DATA}"))
-    if not is_url(remote):
-        steps.append((["push", "--quiet"], f"dvc push to {remote}"))
-    dvc_steps(steps)
+    data = Path(SAMPLE_DATA)
+    try:
+        Path(DVC_CACHE).mkdir(parents=True)
+        Path(".dvc/config").write_text(dvc_config(remote, endpoint), encoding="utf-8")
+        Path(".dvc/.gitignore").write_text(DVC_GITIGNORE, encoding="utf-8")
+        md5 = file_md5(data)
+        store_object(data, Path(DVC_CACHE), md5)
+        pointer = f"outs:\n- md5: {md5}\n  size: {data.stat().st_size}\n  hash: md5\n  path: {data.name}\n"
+        data.with_name(f"{data.name}.dvc").write_text(pointer, encoding="utf-8")
+        with data.with_name(".gitignore").open("a", encoding="utf-8") as ignore:
+            ignore.write(f"/{data.name}\n")
+    except OSError as error:
+        fix = "make sure the output folder is writable"
+        raise HookError(f"dvc init and dvc add {SAMPLE_DATA} failed: {error} (fix: {fix})") from error
     if is_url(remote):
         print(f"NOTE: the DVC remote {remote} was not pushed to; run `dvc push` once its credentials are set up.")
+        return
+    try:
+        store_object(data, Path(remote), md5)
+    except OSError as error:
+        fix = "answer dvc_remote with a folder you can write to, outside the repository"
+        raise HookError(f"dvc push to {remote} failed: {error} (fix: {fix})") from error
 
 
 def identity_args(name: str, email: str) -> list[str]:
@@ -296,8 +340,9 @@ def name_template_in_update_workflow(context: dict) -> None:
     url = str(context.get("_template") or "") if regenerated_by_cruft(context) else template_url(context) or ""
     source = url if TEMPLATE_SOURCE_RE.fullmatch(url) else ""
     update = Path(WORKFLOWS) / "template-update.yml"
-    text = update.read_text(encoding="utf-8")
-    update.write_text(text.replace('template: "TEMPLATE_SOURCE"', f'template: "{source}"'), encoding="utf-8")
+    if update.is_file():
+        text = update.read_text(encoding="utf-8")
+        update.write_text(text.replace('template: "TEMPLATE_SOURCE"', f'template: "{source}"'), encoding="utf-8")
 
 
 def pin_modelrail_actions(repository: str, version: str, commit: str | None) -> None:

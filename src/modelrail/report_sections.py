@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from modelrail.git import git_output
+from modelrail.git import git_output, head
 from modelrail.markdown import escape
 from modelrail.pipeline import dvc
 from modelrail.report_records import Gate
@@ -35,11 +35,9 @@ def policy(base: str | None, base_rev: str | None) -> list[str]:
 
 
 def context(base: str | None, base_rev: str | None, model_uri: str, content_hash: str) -> list[str]:
-    head = (
-        git_output("rev-parse", "--short", "HEAD") or ""
-    ).strip() or "working tree"  # git ends its output with a newline
+    commit = (head(Path(".")) or "")[:7] or "working tree"
     against = f" against `{base}` ({base_rev[:7]})" if base_rev else (f" (base `{base}` not found)" if base else "")
-    lines = [f"Commit `{head}`{against}."]
+    lines = [f"Commit `{commit}`{against}."]
     if model_uri:
         lines.append(f"Model: {escape(model_uri)}, content hash {escape(content_hash or 'unknown')}.")
     return [*lines, ""]

@@ -443,6 +443,94 @@ def test_post_gen_does_not_push_to_a_url_remote(defaults, tmp_path):
     assert "secret" not in config and "access_key" not in config
 
 
+# What DVC itself writes for the hook's steps, in one interpreter (a DVC start costs about a second).
+DVC_REFERENCE_SCRIPT = """
+import json, os, sys
+from dvc.cli import main
+for folder, remote, endpoint in json.loads(sys.argv[1]):
+    os.chdir(folder)
+    steps = [["init", "--quiet"], ["config", "core.analytics", "false"]]
+    steps.append(["remote", "add", "--default", "local", remote])
+    if endpoint:
+        steps.append(["remote", "modify", "local", "endpointurl", endpoint])
+    steps.append(["add", "--quiet", "data/raw/breast_cancer.csv"])
+    if "://" not in remote:
+        steps.append(["push", "--quiet"])
+    for args in steps:
+        if main(args) != 0:
+            sys.exit(f"dvc {args} failed in {folder}")
+"""
+
+# The remote answers the hook writes into .dvc/config by hand: plain, normalised, and each quoting rule of
+# DVC's config writer (a comma or hash, a double quote, both quotes).
+DVC_LAYOUT_CASES = [
+    ("../remote", ""),
+    ("sub/../../remote", ""),
+    ("../a remote, #2", ""),
+    ('../say "hi"', ""),
+    ('../it\'s "both"', ""),
+    ("s3://bucket/path", "http://127.0.0.1:8333"),
+]
+
+
+def dvc_layout(repo: Path, remote: Path) -> dict[str, str]:
+    """The files DVC's steps leave that matter to DVC: its config, ignores, the pointer, the cache and remote
+    objects (with their modes)."""
+    files = [".dvc/config", ".dvc/.gitignore", "data/raw/breast_cancer.csv.dvc", "data/raw/.gitignore"]
+    layout = {name: (repo / name).read_text(encoding="utf-8") for name in files}
+    for store, root in (("cache", repo / ".dvc" / "cache"), ("remote", remote)):
+        for file in sorted(root.rglob("*")) if root.is_dir() else []:
+            if file.is_file():
+                layout[f"{store}/{file.relative_to(root).as_posix()}"] = oct(file.stat().st_mode & 0o777)
+    return layout
+
+
+def test_post_gen_writes_what_dvc_writes(defaults, tmp_path):
+    env = isolated_git_env(tmp_path)
+    env["DVC_NO_ANALYTICS"] = "1"
+    reference = []
+    for index, (remote, endpoint) in enumerate(DVC_LAYOUT_CASES):
+        ours, theirs = (fake_generated_repo(tmp_path / f"{index}-{side}") for side in ("hook", "dvc"))
+        (ours / ".dvcignore").write_text("# as the template ships it\n", encoding="utf-8")
+        answers = {**defaults, "dvc_remote": remote, "dvc_remote_endpoint": endpoint}
+        script = render_hook("post_gen_project", answers, tmp_path / f"{index}-hook")
+        result = subprocess.run([sys.executable, str(script)], cwd=ours, env=env, capture_output=True, text=True)
+        assert result.returncode == 0, (remote, result.stderr)
+        subprocess.run(["git", "init", "--quiet", "-b", "main"], cwd=theirs, env=env, check=True)
+        reference.append((str(theirs), remote, endpoint))
+    subprocess.run([sys.executable, "-c", DVC_REFERENCE_SCRIPT, json.dumps(reference)], env=env, check=True)
+
+    for index, (remote, _) in enumerate(DVC_LAYOUT_CASES):
+        stores = {side: tmp_path / f"{index}-{side}" / remote.split("/")[-1] for side in ("hook", "dvc")}
+        if "://" not in remote:
+            stores = {side: (tmp_path / f"{index}-{side}" / "model-repo" / remote).resolve() for side in stores}
+            assert stores["hook"].is_dir(), remote
+        hook = dvc_layout(tmp_path / f"{index}-hook" / "model-repo", stores["hook"])
+        assert hook == dvc_layout(tmp_path / f"{index}-dvc" / "model-repo", stores["dvc"]), remote
+
+
+def test_a_clone_of_the_generated_repo_pulls_its_data(defaults, tmp_path):
+    repo = fake_generated_repo(tmp_path)
+    env = isolated_git_env(tmp_path)
+    env["DVC_NO_ANALYTICS"] = "1"
+    script = render_hook("post_gen_project", {**defaults, "dvc_remote": "../remote"}, tmp_path)
+    result = subprocess.run([sys.executable, str(script)], cwd=repo, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(repo), str(clone)], env=env, check=True)
+
+    def dvc(folder: Path, *args: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=folder, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert "in sync" in dvc(repo, "status", "--cloud")
+    dvc(clone, "pull")
+    data = "data/raw/breast_cancer.csv"
+    assert (clone / data).read_bytes() == (repo / data).read_bytes()
+    assert "up to date" in dvc(clone, "status")
+
+
 # ----------------------------------------------------------------------------------- through cookiecutter itself
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from modelrail.errors import ConfigError, Refused, ReleaseFailed
 from modelrail.files import dumps, load_json_object, parse_json, read_regular, write_atomic
+from modelrail.git import head
 from modelrail.model_registry import first_line
 
 BOT_NAME = "modelrail-bot"
@@ -139,7 +140,10 @@ def current_branch(repo: Path) -> str | None:
 
 
 def head_sha(repo: Path) -> str:
-    return git(repo, "rev-parse", "HEAD").stdout.strip()
+    sha = head(repo)
+    if sha is None:
+        raise ReleaseFailed(f"{repo}: not a git checkout with a commit (a release is committed on its branch)")
+    return sha
 
 
 def require_branch(repo: Path, env: str) -> None:
