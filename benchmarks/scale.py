@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "{{cookiecutter.project_slug}}"
+# The binary-classification sample (breast cancer, 30 numeric columns + target) and its raw suite.
+SAMPLE = ROOT / "templates/samples/binary-classification"
 BIN = Path(sys.executable).parent
 PART_ROWS = 1_000_000
 
@@ -34,7 +36,7 @@ def data_set(folder: Path, rows: int, seed: int, jitter: float = 0.0) -> Path:
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    sample = pd.read_csv(TEMPLATE / "data/raw/breast_cancer.csv")
+    sample = pd.read_csv(SAMPLE / "data.csv")
     rng = np.random.default_rng(seed)
     for part, start in enumerate(range(0, rows, PART_ROWS)):
         frame = sample.sample(n=min(PART_ROWS, rows - start), replace=True, random_state=rng).reset_index(drop=True)
@@ -64,8 +66,10 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def run(args: list[str], cwd: Path, env: dict, ok: tuple[int, ...] = (0,)) -> tuple[float, int]:
-    """Wall seconds and peak resident memory (sampled every 0.2 s over the process tree) of one command."""
+def run(args: list[str], cwd: Path, env: dict, ok: tuple[int, ...] = (0,)) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system of the process tree) and peak resident memory (sampled every 0.2 s
+    over the process tree) of one command. On a shared machine wall time measures the load too; CPU time does not."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -82,18 +86,31 @@ def run(args: list[str], cwd: Path, env: dict, ok: tuple[int, ...] = (0,)) -> tu
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in ok:
         raise SystemExit(f"{' '.join(map(str, args))} exited {proc.returncode}:\n{stderr[-3000:]}")
-    return seconds, peak
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return seconds, cpu, peak
 
 
 def read_once(folder: Path) -> str:
-    """A child process that reads every Parquet part once, batch by batch (the floor for drift's time)."""
+    """A child process that reads every Parquet part once, batch by batch, every column to numpy (the floor for drift's
+    time). np.from_dlpack as drift does: pyarrow's to_numpy would add the import of pandas, which reading does not need.
+    """
     return (
-        "import sys, pyarrow.parquet as pq, pathlib\n"
+        "import numpy as np, pyarrow.parquet as pq, pathlib\n"
         f"for f in sorted(pathlib.Path({str(folder)!r}).glob('*.parquet')):\n"
         "    for b in pq.ParquetFile(f).iter_batches(batch_size=262144):\n"
-        "        [c.to_numpy(zero_copy_only=False) for c in b.columns]\n"
+        "        [np.from_dlpack(c) for c in b.columns]\n"
+    )
+
+
+def hash_once(folder: Path) -> str:
+    """A child process that computes the digests drift's record holds for the current data (md5 and sha256 of every
+    file), alone: drift does it in a second thread, and on a loaded machine it competes with the counting."""
+    return (
+        "import pathlib\nfrom modelrail.data_files import data_set_files\nfrom modelrail.files import folder_digests\n"
+        f"folder = pathlib.Path({str(folder)!r})\nfolder_digests(folder, data_set_files(folder))\n"
     )
 
 
@@ -114,20 +131,21 @@ def main() -> None:
     )
     print(f"# scale benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"# load before: {os.getloadavg()}")
-    print("| what | rows | seconds | peak memory (MB) |")
-    print("|---|---|---|---|")
+    print("| what | rows | seconds | CPU seconds | peak memory (MB) |")
+    print("|---|---|---|---|---|")
 
-    def report(what: str, rows: int, seconds: float, peak: int) -> None:
-        print(f"| {what} | {rows:,} | {seconds:.1f} | {peak / 2**20:.0f} |", flush=True)
+    def report(what: str, rows: int, measured: tuple[float, float, int]) -> None:
+        seconds, cpu, peak = measured
+        print(f"| {what} | {rows:,} | {seconds:.1f} | {cpu:.1f} | {peak / 2**20:.0f} |", flush=True)
 
-    suite = TEMPLATE / "expectations/raw.json"
+    suite = SAMPLE / "raw.json"
 
     def gates(rows: int) -> None:
         folder = data_set(work / f"raw-{rows}", rows, seed=1)
         for engine in options.engines:
             gate = [*modelrail, "gate", "data", "--engine", engine, "--data", str(folder), "--suite", str(suite)]
-            seconds, peak = run([*gate, "--record", f"gates/{engine}-{rows}.json"], work, env)
-            report(f"raw gate, {engine}", rows, seconds, peak)
+            measured = run([*gate, "--record", f"gates/{engine}-{rows}.json"], work, env)
+            report(f"raw gate, {engine}", rows, measured)
 
     # Small gates first, then drift, then the large gates: the figures that take longest come last.
     for rows in sorted(rows for rows in options.gate_rows if rows <= PART_ROWS):
@@ -135,15 +153,17 @@ def main() -> None:
     if options.drift_rows:
         reference = data_set(work / "reference-1000000", 1_000_000, seed=2)
         current = data_set(work / f"current-{options.drift_rows}", options.drift_rows, seed=3, jitter=0.01)
-        seconds, peak = run([sys.executable, "-c", read_once(current)], work, env)
-        report("read the current data once (pyarrow batches)", options.drift_rows, seconds, peak)
+        measured = run([sys.executable, "-c", read_once(current)], work, env)
+        report("read the current data once (pyarrow batches)", options.drift_rows, measured)
+        measured = run([sys.executable, "-c", hash_once(current)], work, env)
+        report("md5 + sha256 of the current data's files, alone", options.drift_rows, measured)
         drift = [*modelrail, "drift", "--current", str(current), "--record", "gates/drift.json"]
         # Drift's verdict (0 or 1) does not matter here; only a crash does.
         first = [*drift, "--reference", str(reference), "--save-profile", "profile.json"]
-        seconds, peak = run(first, work, env, (0, 1))
-        report("drift, reference data (profile computed) + current streamed", options.drift_rows, seconds, peak)
-        seconds, peak = run([*drift, "--reference", "profile.json"], work, env, (0, 1))
-        report("drift, saved profile + current streamed", options.drift_rows, seconds, peak)
+        measured = run(first, work, env, (0, 1))
+        report("drift, reference data (profile computed) + current streamed", options.drift_rows, measured)
+        measured = run([*drift, "--reference", "profile.json"], work, env, (0, 1))
+        report("drift, saved profile + current streamed", options.drift_rows, measured)
     for rows in sorted(rows for rows in options.gate_rows if rows > PART_ROWS):
         gates(rows)
     print(f"# load after: {os.getloadavg()}")

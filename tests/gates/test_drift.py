@@ -339,6 +339,18 @@ def test_the_ks_p_value_is_kolmogorovs_limit_distribution():
             ' "columns": {"size": {"kind": "continuous", "rows": 5}}}',
             "column 'size': key 'missing' must be a int",
         ),
+        (
+            '{"format": "modelrail drift reference profile", "version": 1, "bins": 10, "rows": 5,'
+            ' "columns": {"size": {"kind": "continuous", "rows": 5, "missing": 0, "edges": [1.0],'
+            ' "counts": [2, 3], "fine_edges": [2.0, 1.0], "fine_counts": [1, 2, 2]}}}',
+            "column 'size': key 'fine_edges' must be finite numbers in increasing order",
+        ),
+        (
+            '{"format": "modelrail drift reference profile", "version": 1, "bins": 10, "rows": 5,'
+            ' "columns": {"size": {"kind": "continuous", "rows": 5, "missing": 0, "edges": [NaN],'
+            ' "counts": [2, 3], "fine_edges": [1.0, 2.0], "fine_counts": [1, 2, 2]}}}',
+            "column 'size': key 'edges' must be finite numbers in increasing order",
+        ),
     ],
 )
 def test_a_broken_profile_is_a_config_error(workdir, reference, capsys, text, expected):

@@ -14,6 +14,7 @@ the record states for each column how far it can be from the exact distance (`ks
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,6 +67,9 @@ def run(
         from modelrail.gates.suites import load_suite
 
         suite = load_suite(suite_path)
+    # Hashing the current data for the record reads it a second time: started now, it runs in a second thread while
+    # the reference's profile is built and the current data is counted (hashlib releases the GIL).
+    hashed = _in_background(_current_digests, current)
     inputs: dict = {"limits": settings.limits, "bins": settings.bins, "config": settings.source}
     checks: list[Check] = []
     compared: list[ColumnDrift] = []
@@ -84,7 +88,7 @@ def run(
     if profile is not None:
         _check_config_columns(settings, profile, reference)
         try:
-            found = compare(profile, reference, current, settings, batch_rows)
+            found = compare(profile, reference, current, settings, batch_rows, hashed)
             column_checks, compared, notes, inputs["current"] = found
             checks.extend(column_checks)
         except DataError as exc:
@@ -152,20 +156,33 @@ def _check_config_columns(settings: Settings, profile: dict, reference: Path) ->
 
 
 def compare(
-    profile: dict, reference: Path, current: Path, settings: Settings, batch_rows: int
+    profile: dict, reference: Path, current: Path, settings: Settings, batch_rows: int, hashed: Future
 ) -> tuple[list[Check], list[ColumnDrift], list[str], dict]:
-    """Stream the current data once; one check per reference column, plus one per column with non-finite numbers."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Stream the current data once; one check per reference column, plus one per column with non-finite numbers.
 
-    # Hashing reads the files a second time; in a thread it overlaps with the counting (hashlib releases the GIL).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        hashed = pool.submit(_current_digests, current)
-        checks, compared, notes, rows = _stream(profile, reference, current, settings, batch_rows)
-        combined, each = hashed.result()
+    `hashed` is the current data's digests, computed meanwhile (_current_digests)."""
+    checks, compared, notes, rows = _stream(profile, reference, current, settings, batch_rows)
+    combined, each = hashed.result()
     record = {"path": str(current), "rows": sum(rows.values()), **combined}
     if current.is_dir():
         record["files"] = [{"path": str(file), "rows": count, **each[file]} for file, count in rows.items()]
     return checks, compared, notes, record
+
+
+def _in_background(function, *args) -> Future:
+    """function(*args) in a daemon thread: a run that fails before it needs the result exits without waiting for it."""
+    import threading
+
+    future: Future = Future()
+
+    def target() -> None:
+        try:
+            future.set_result(function(*args))
+        except BaseException as exc:  # handed to whoever asks for the result, as an executor would
+            future.set_exception(exc)
+
+    threading.Thread(target=target, daemon=True).start()
+    return future
 
 
 def _current_digests(current: Path) -> tuple[dict, dict]:
