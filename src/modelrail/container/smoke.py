@@ -144,8 +144,7 @@ def _require_dvc_content(*paths: Path) -> None:
     repo = Path(".")
     if not (repo / "dvc.lock").is_file():
         return
-    tracked = {item.path for item in integrity.expected_outputs(repo)}
-    integrity.require_outputs_match_lock(repo, [path.as_posix() for path in paths if path.as_posix() in tracked])
+    integrity.require_outputs_match_lock(repo, [path.as_posix() for path in paths], only_tracked=True)
 
 
 def run(

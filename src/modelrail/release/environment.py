@@ -88,11 +88,11 @@ def _require_release_commits(repo: Path, ref: str, env: str) -> None:
     for line in blame.stdout.splitlines():
         if line.startswith("\t"):
             continue
-        head = line.split(" ", 1)
-        if len(head[0]) == 40 and commit is None:
-            commit = head[0]
-        elif head[0] == "author-mail":
-            authors[commit] = head[1].strip("<>")
+        key, _, value = line.partition(" ")
+        if len(key) == 40 and commit is None:
+            commit = key
+        elif key == "author-mail":
+            authors[commit] = value.strip("<>")
             commit = None
     parents = git(repo, "rev-list", "--no-walk", "--parents", *authors, check=False).stdout.splitlines()
     merges = {line.split()[0] for line in parents if len(line.split()) != 2}

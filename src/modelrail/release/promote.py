@@ -184,13 +184,12 @@ def _require_content(repo: Path, config: dict, env: str) -> None:
     """Refuse unless the model and the data the drift gate reads hash to dvc.lock: `dvc pull` checks out whatever
     bytes the DVC remote holds, and a release vouches for dvc.lock's content, not the remote's."""
     from modelrail.identity import MODEL_DIR
-    from modelrail.trust.integrity import expected_outputs, require_outputs_match_lock
+    from modelrail.trust.integrity import require_outputs_match_lock
 
     promotion = config.get("promotion", {})
-    wanted = {MODEL_DIR, promotion.get("training_data", DEFAULT_TRAINING_DATA)}
-    wanted.add(promotion.get("reference_data", {}).get(env))
-    tracked = {item.path for item in expected_outputs(repo)}
-    require_outputs_match_lock(repo, sorted(path for path in wanted if path in tracked))
+    reference = promotion.get("reference_data", {}).get(env)
+    wanted = [MODEL_DIR, promotion.get("training_data", DEFAULT_TRAINING_DATA), *([reference] if reference else [])]
+    require_outputs_match_lock(repo, wanted, only_tracked=True)
 
 
 def _drift_gate(repo: Path, config: dict, config_path: Path, env: str) -> dict | None:

@@ -123,13 +123,18 @@ def content_md5(path: Path, hash_name: str = "md5") -> str | None:
     return tree.hash_info.value
 
 
-def verify_outputs(repo: Path, paths: list[str] | None = None) -> tuple[list[Expected], list[Mismatch]]:
-    """Hash each recorded output (only `paths`, if given) in the work tree; return what was checked and mismatches."""
+def verify_outputs(
+    repo: Path, paths: list[str] | None = None, only_tracked: bool = False
+) -> tuple[list[Expected], list[Mismatch]]:
+    """Hash each recorded output (only `paths`, if given) in the work tree; return what was checked and mismatches.
+
+    A path in `paths` that DVC does not track is a ConfigError, or passed over with `only_tracked` (a file the
+    caller reads whether or not DVC tracks it: then there is no recorded hash to hold it to)."""
     expected = expected_outputs(repo)
     if paths is not None:
         known = {item.path for item in expected}
         for path in paths:
-            if path not in known:
+            if path not in known and not only_tracked:
                 raise ConfigError(f"{repo / 'dvc.lock'}: no output '{path}' (run `dvc repro` first)")
         expected = [item for item in expected if item.path in paths]
     mismatches = []
@@ -140,12 +145,12 @@ def verify_outputs(repo: Path, paths: list[str] | None = None) -> tuple[list[Exp
     return expected, mismatches
 
 
-def require_outputs_match_lock(repo: Path, paths: list[str] | None = None) -> None:
+def require_outputs_match_lock(repo: Path, paths: list[str] | None = None, only_tracked: bool = False) -> None:
     """Refuse (IntegrityError, exit 1) unless every recorded output (or those in `paths`) hashes to dvc.lock.
 
     What build, smoke, push and promote call before they use a model or data they did not compute themselves.
     """
-    _checked, mismatches = verify_outputs(repo, paths)
+    _checked, mismatches = verify_outputs(repo, paths, only_tracked)
     if mismatches:
         lines = "\n".join(f"  {mismatch}" for mismatch in mismatches)
         raise IntegrityError(
