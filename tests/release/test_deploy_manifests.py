@@ -20,7 +20,7 @@ import yaml
 from support import ROOT
 from support.repos import git
 from support.template import import_hook
-from test_promote import empty_registry, repo, train  # noqa: F401
+from test_promote import repo, train  # noqa: F401
 from test_promote_image import engine, image_repo, merge, promote, push_model_image  # noqa: F401
 
 from modelrail.release import overlay as deploy_overlay

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 from support.repos import overlay_image
-from test_promote import alias, client, empty_registry, git, head, merge, model_hash, repo, train  # noqa: F401
+from test_promote import alias, client, git, head, merge, model_hash, repo, train  # noqa: F401
 
 from modelrail import model_registry
 from modelrail.cli import main

@@ -1,0 +1,207 @@
+"""What a release checks before anything moves, at unit level: the gate-record check (release/records.py) and
+rollback's choice of the release to restore (release/rollback.py). test_promote.py runs both through whole
+promotions in git repositories; these pin each refusal and each choice exactly, fast enough for `make mutation`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from modelrail.errors import Refused
+from modelrail.identity import Identity
+from modelrail.release import environment, records, rollback
+
+REQUIRED = ["raw", "features", "model"]
+
+
+def write_records(repo: Path, **gates: dict) -> dict[str, str]:
+    """Write gates/<name>.json per keyword; returns what dvc.lock would list for them (path -> md5)."""
+    (repo / "gates").mkdir(exist_ok=True)
+    outs = {}
+    for name, record in gates.items():
+        text = json.dumps(record)
+        (repo / f"gates/{name}.json").write_text(text)
+        outs[f"gates/{name}.json"] = hashlib.md5(text.encode()).hexdigest()
+    return outs
+
+
+def passed(gate: str) -> dict:
+    return {"gate": gate, "passed": True, "checks": [{"name": "a check", "success": True}]}
+
+
+def identity(gate_outs: dict[str, str]) -> Identity:
+    return Identity("c" * 32, {"data/raw/x.csv": "d" * 32}, gate_outs, None)
+
+
+def refusal(repo: Path, gate_outs: dict[str, str], required: list[str] = REQUIRED) -> str:
+    with pytest.raises(Refused) as caught:
+        records.check_gate_records(repo, identity(gate_outs), required)
+    return str(caught.value)
+
+
+def test_records_that_all_passed_clear_the_artifact_and_are_returned_by_gate(workdir):
+    outs = write_records(workdir, raw=passed("raw"), features=passed("features"), model=passed("model"))
+    cleared = records.check_gate_records(workdir, identity(outs), REQUIRED)
+    assert cleared == {
+        name: {"path": f"gates/{name}.json", "gate": name, "md5": outs[f"gates/{name}.json"], "passed": True}
+        for name in REQUIRED
+    }
+
+
+def test_a_lock_without_any_gate_record_refuses_naming_dvc_lock_and_the_required_gates(workdir):
+    message = refusal(workdir, {})
+    assert message == (
+        f"{workdir / 'dvc.lock'}: no gate record (gates/*.json) among the outputs: nothing proves the gates ran "
+        "(required: raw, features, model)"
+    )
+
+
+def test_each_required_gate_without_a_record_is_named_even_when_the_others_passed(workdir):
+    outs = write_records(workdir, raw=passed("raw"))
+    message = refusal(workdir, outs)
+    assert message.startswith("gate records do not clear this artifact:\n  gates/features.json: the required gate")
+    for name in ("features", "model"):
+        assert f"gates/{name}.json: the required gate '{name}' (modelrail.yaml gates.required) has no record" in message
+    assert "'raw'" not in message
+
+
+def test_a_record_dvc_lock_lists_but_the_commit_lacks_refuses(workdir):
+    outs = write_records(workdir, raw=passed("raw"), features=passed("features"), model=passed("model"))
+    (workdir / "gates/features.json").unlink()
+    message = refusal(workdir, outs)
+    assert message == (
+        "gate records do not clear this artifact:\n"
+        "  gates/features.json: missing (dvc.lock lists it; commit the gate records with dvc.lock)"
+    )
+
+
+def test_a_failed_gate_refuses_naming_the_gate_and_its_failed_checks(workdir):
+    failed = {
+        "gate": "model",
+        "passed": False,
+        "checks": [
+            {"name": "threshold accuracy", "success": False},
+            {"name": "threshold f1", "success": True},
+            {"name": "champion accuracy", "success": False},
+        ],
+    }
+    outs = write_records(workdir, raw=passed("raw"), features=passed("features"), model=failed)
+    message = refusal(workdir, outs)
+    assert message.endswith("gates/model.json: the model gate failed (threshold accuracy, champion accuracy)")
+    assert message.count("\n  ") == 1
+
+
+@pytest.mark.parametrize("claim", ["true", 1, None])
+def test_passed_must_be_the_json_value_true(workdir, claim):
+    outs = write_records(workdir, raw={"gate": "raw", "passed": claim, "checks": []})
+    assert "gates/raw.json: the raw gate failed ()" in refusal(workdir, outs, ["raw"])
+
+
+def test_a_record_other_than_the_one_dvc_lock_hashed_refuses(workdir):
+    outs = write_records(workdir, raw=passed("raw"))
+    locked = outs["gates/raw.json"]
+    (workdir / "gates/raw.json").write_text(json.dumps(passed("raw"), indent=1))
+    message = refusal(workdir, outs, ["raw"])
+    actual = hashlib.md5((workdir / "gates/raw.json").read_bytes()).hexdigest()
+    assert message.endswith(
+        f"gates/raw.json: md5 {actual} is not the {locked} dvc.lock recorded: not this artifact's record"
+    )
+
+
+def test_a_failed_gate_that_is_not_required_still_refuses(workdir):
+    # dvc.lock lists a record: whatever it is, a failed one never clears the artifact.
+    outs = write_records(workdir, raw=passed("raw"), container={"gate": "container", "passed": False, "checks": []})
+    assert "gates/container.json: the container gate failed" in refusal(workdir, outs, ["raw"])
+
+
+def test_every_problem_is_listed_not_only_the_first(workdir):
+    outs = write_records(workdir, raw={"gate": "raw", "passed": False, "checks": []}, model=passed("model"))
+    (workdir / "gates/model.json").write_text("{}")
+    message = refusal(workdir, outs)
+    assert "the required gate 'features'" in message
+    assert "gates/raw.json: the raw gate failed" in message
+    assert "gates/model.json: the ? gate failed" in message
+    assert message.count("\n  ") == 3
+
+
+def test_the_required_gates_default_to_the_templates_three():
+    assert records.required_gates({}) == ["raw", "features", "model"]
+    assert records.required_gates({"gates": {}}) == ["raw", "features", "model"]
+    assert records.required_gates({"gates": {"required": ["raw"]}}) == ["raw"]
+
+
+# Rollback's choice of the release to restore, from the environment's release history.
+
+
+def release(version: str, time: str, content: str | None = None, **extra) -> dict:
+    return {"model_version": version, "content_hash": content or f"h{version}", "time": time, **extra}
+
+
+def history(repo: Path, *entries: dict) -> dict:
+    """Write releases/staging/history.jsonl; returns the last entry (the current release)."""
+    path = environment.history_path(repo, "staging")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+    return entries[-1]
+
+
+def target(repo: Path, current: dict, to: str | None = None, allow_rejected: bool = False) -> dict:
+    return rollback._target(repo, "staging", current, to, ["staging", "production"], allow_rejected)
+
+
+def test_rollback_restores_the_latest_release_of_another_version(workdir):
+    current = history(workdir, release("1", "t1"), release("2", "t2"), release("1", "t3"), release("3", "t4"))
+    assert target(workdir, current)["time"] == "t3"
+    # Versions compare as text, whatever JSON type a history line used.
+    current = history(workdir, release("1", "t1"), release(2, "t2"), release("2", "t3"))
+    assert target(workdir, current)["time"] == "t1"
+
+
+def test_rollback_to_a_version_takes_its_latest_release(workdir):
+    current = history(workdir, release("1", "t1", "a"), release("2", "t2"), release("1", "t3", "b"), release("3", "t4"))
+    assert target(workdir, current, to="1") == release("1", "t3", "b")
+    assert target(workdir, current, to="2")["time"] == "t2"
+
+
+def test_rollback_without_an_earlier_version_refuses_naming_the_history(workdir):
+    current = history(workdir, release("1", "t1"), release("1", "t2"))
+    with pytest.raises(Refused) as caught:
+        target(workdir, current)
+    path = environment.history_path(workdir, "staging")
+    assert str(caught.value) == f"{path}: no earlier release of 'staging' to roll back to"
+
+
+def test_rollback_to_the_running_version_refuses(workdir):
+    current = history(workdir, release("1", "t1"), release("2", "t2"))
+    with pytest.raises(Refused, match=r"^'staging' already runs v2$"):
+        target(workdir, current, to="2")
+
+
+def test_rollback_to_a_version_never_released_lists_the_released_ones_in_order(workdir):
+    current = history(workdir, release("10", "t1"), release("9", "t2"), release("2", "t3"), release("9", "t4"))
+    with pytest.raises(Refused) as caught:
+        target(workdir, current, to="3")
+    assert str(caught.value) == (
+        "version 3 was never released to 'staging' (released there: 2, 9, 10); "
+        "roll back only to a release the environment ran"
+    )
+
+
+def test_rollback_to_a_rejected_release_refuses_unless_allowed(workdir):
+    # Rejections are read from the branch's committed history (written by the bot, as promote and rollback do).
+    rejected_v2 = release("1", "t3", "h1", rolled_back_from={"content_hash": "h2"}, rejected_previous=True, actor="ann")
+    current = history(workdir, release("1", "t1", "h1"), release("2", "t2", "h2"), rejected_v2, release("3", "t4"))
+    environment.git(workdir, "init", "-q", "-b", "staging")
+    environment.git(workdir, "commit", "-q", "--allow-empty", "-m", "start")  # a release commit has a parent
+    environment.git(workdir, "add", "releases")
+    environment.git(workdir, "commit", "-qm", "releases")
+    with pytest.raises(Refused) as caught:
+        target(workdir, current, to="2")
+    assert str(caught.value) == (
+        "v2 was rolled back from staging and rejected by ann at t3 (fix: --to another version, or --allow-rejected)"
+    )
+    assert target(workdir, current, to="2", allow_rejected=True)["time"] == "t2"
+    assert target(workdir, current)["time"] == "t3"
