@@ -31,7 +31,7 @@ def main() -> int:
         return 2
     by_module: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for name, outcome in results.items():
-        by_module[name.split(".x_")[0].split("__mutmut")[0]][outcome] += 1
+        by_module[module_of(name)][outcome] += 1
     print(f"{'module':32} {'killed':>7} {'survived':>9} {'score':>6}  other")
     total = collections.Counter()
     for module, counts in sorted(by_module.items()):
@@ -44,6 +44,12 @@ def main() -> int:
         diff = subprocess.run([MUTMUT, "show", name], capture_output=True, text=True).stdout
         print(f"\n{diff.strip()}")
     return 0
+
+
+def module_of(name: str) -> str:
+    """`modelrail.gates.drift` of `modelrail.gates.drift.x__stream__mutmut_3` and of a method's
+    `modelrail.gates.drift_columns.xǁColumnCountsǁresult__mutmut_7`."""
+    return name.split("__mutmut")[0].rsplit(".", 1)[0]
 
 
 def _row(module: str, counts: collections.Counter) -> str:

@@ -382,3 +382,57 @@ def test_a_shift_only_the_ks_test_sees_fails_the_gate(workdir, capsys):
     assert check["details"]["psi"] < limits["psi"], "PSI alone would catch this: not a KS-only case"
     assert check["details"]["ks"] >= limits["ks"] and check["details"]["pvalue"] < limits["pvalue"]
     assert "current.csv: column 'x' drifted: KS distance" in capsys.readouterr().err
+
+
+def column_drift(psi_value=0.0, ks=None, pvalue=None, unseen=None, **limits):
+    from modelrail.gates.drift_columns import DEFAULT_LIMITS, ColumnDrift
+
+    return ColumnDrift(
+        "x",
+        "m",
+        ["a"],
+        [1.0],
+        [1.0],
+        psi_value,
+        {**DEFAULT_LIMITS, **limits},
+        ks=ks,
+        pvalue=pvalue,
+        unseen_share=unseen,
+    )
+
+
+def test_each_limit_is_reached_at_its_threshold():
+    """The verdict's boundaries, exactly: PSI, KS distance and the unseen share fail at their limit (≥); the KS
+    p-value must be below its limit, and KS counts only when both hold. (mutmut leaves properties alone: these pin
+    what the record's `drifted` flags mean.)"""
+    assert column_drift(0.2).psi_drifted and not column_drift(0.1999).psi_drifted
+    assert column_drift(ks=0.2, pvalue=0.0499).ks_drifted
+    assert not column_drift(ks=0.1999, pvalue=0.0).ks_drifted, "a small distance, however significant"
+    assert not column_drift(ks=0.9, pvalue=0.05).ks_drifted, "a large distance that is not significant"
+    assert not column_drift(ks=None, pvalue=None).ks_drifted
+    assert column_drift(unseen=0.05).unseen_drifted and not column_drift(unseen=0.0499).unseen_drifted
+    assert not column_drift(unseen=None).unseen_drifted
+    # Any one of the three is drift; none of them is not.
+    assert [
+        column_drift(*case).drifted
+        for case in [(0.2,), (0.0, 0.3, 0.01), (0.0, None, None, 0.5), (0.1, 0.1, 0.5, 0.01)]
+    ] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+
+
+def test_a_missing_column_is_drift_and_a_suite_failure_alone_is_not():
+    from modelrail.gates.drift import DriftResult
+    from modelrail.gates.records import Check
+
+    def result(*checks, columns=()):
+        return DriftResult("drift", list(checks), {}, Path("r.json"), Path("r.md"), (), columns=columns)
+
+    assert not result(Check("expect_column_values_to_not_be_null", False, "nulls")).drifted
+    assert result(Check("drift column present", False, "missing")).drifted
+    assert not result(Check("drift column present", True, "ok")).drifted
+    assert result(columns=(column_drift(0.1), column_drift(0.5))).drifted
+    assert not result(columns=(column_drift(0.1), column_drift(0.0))).drifted

@@ -62,10 +62,11 @@ def test_a_lock_without_any_gate_record_refuses_naming_dvc_lock_and_the_required
 def test_each_required_gate_without_a_record_is_named_even_when_the_others_passed(workdir):
     outs = write_records(workdir, raw=passed("raw"))
     message = refusal(workdir, outs)
-    assert message.startswith("gate records do not clear this artifact:\n  gates/features.json: the required gate")
-    for name in ("features", "model"):
-        assert f"gates/{name}.json: the required gate '{name}' (modelrail.yaml gates.required) has no record" in message
-    assert "'raw'" not in message
+    assert message == "gate records do not clear this artifact:\n  " + "\n  ".join(
+        f"gates/{name}.json: the required gate '{name}' (modelrail.yaml gates.required) has no record in dvc.lock: "
+        "its stage did not run for this artifact (fix: restore the gate stage in dvc.yaml and `dvc repro`)"
+        for name in ("features", "model")
+    )
 
 
 def test_a_record_dvc_lock_lists_but_the_commit_lacks_refuses(workdir):
@@ -118,13 +119,40 @@ def test_a_failed_gate_that_is_not_required_still_refuses(workdir):
 
 
 def test_every_problem_is_listed_not_only_the_first(workdir):
-    outs = write_records(workdir, raw={"gate": "raw", "passed": False, "checks": []}, model=passed("model"))
+    outs = write_records(
+        workdir, features=passed("features"), model=passed("model"), raw={"gate": "raw", "passed": False}
+    )
+    (workdir / "gates/features.json").unlink()  # listed before the others: a missing record does not end the check
     (workdir / "gates/model.json").write_text("{}")
-    message = refusal(workdir, outs)
-    assert "the required gate 'features'" in message
-    assert "gates/raw.json: the raw gate failed" in message
-    assert "gates/model.json: the ? gate failed" in message
-    assert message.count("\n  ") == 3
+    assert refusal(workdir, outs) == (
+        "gate records do not clear this artifact:\n"
+        "  gates/features.json: missing (dvc.lock lists it; commit the gate records with dvc.lock)\n"
+        "  gates/model.json: the ? gate failed ()\n"
+        "  gates/raw.json: the raw gate failed ()"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"[1]", "a gate record must be a JSON object, got a JSON list"),
+        (b"{broken", "not valid JSON"),
+    ],
+)
+def test_a_malformed_record_is_named_by_its_path_in_the_repo(workdir, content, says):
+    outs = write_records(workdir, features=passed("features"), raw={"gate": "raw", "passed": False})
+    (workdir / "gates/features.json").write_bytes(content)
+    message = refusal(workdir, outs, ["features", "raw"])
+    assert message.startswith(f"gate records do not clear this artifact:\n  gates/features.json: {says}")
+    assert message.endswith("\n  gates/raw.json: the raw gate failed ()")  # the check went on past it
+    assert str(workdir) not in message and message.count("\n  ") == 2
+
+
+def test_a_commit_without_a_trained_artifact_is_refused_naming_dvc_lock(workdir):
+    (workdir / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    with pytest.raises(Refused) as caught:
+        records.artifact_identity(workdir)
+    assert str(caught.value).startswith(f"{workdir / 'dvc.lock'}: no stage 'train': this commit holds no trained")
 
 
 def test_the_required_gates_default_to_the_templates_three():
@@ -188,9 +216,12 @@ def test_rollback_to_a_version_never_released_lists_the_released_ones_in_order(w
         "version 3 was never released to 'staging' (released there: 2, 9, 10); "
         "roll back only to a release the environment ran"
     )
+    environment.history_path(workdir, "staging").unlink()
+    with pytest.raises(Refused, match=r"never released to 'staging' \(released there: none\); roll back only"):
+        target(workdir, current, to="3")
 
 
-def test_rollback_to_a_rejected_release_refuses_unless_allowed(workdir):
+def test_rollback_to_a_rejected_release_refuses_unless_allowed(workdir, monkeypatch):
     # Rejections are read from the branch's committed history (written by the bot, as promote and rollback do).
     rejected_v2 = release("1", "t3", "h1", rolled_back_from={"content_hash": "h2"}, rejected_previous=True, actor="ann")
     current = history(workdir, release("1", "t1", "h1"), release("2", "t2", "h2"), rejected_v2, release("3", "t4"))
@@ -198,6 +229,8 @@ def test_rollback_to_a_rejected_release_refuses_unless_allowed(workdir):
     environment.git(workdir, "commit", "-q", "--allow-empty", "-m", "start")  # a release commit has a parent
     environment.git(workdir, "add", "releases")
     environment.git(workdir, "commit", "-qm", "releases")
+    (workdir / "elsewhere").mkdir()
+    monkeypatch.chdir(workdir / "elsewhere")  # the branches are read in the repository given, not the working dir
     with pytest.raises(Refused) as caught:
         target(workdir, current, to="2")
     assert str(caught.value) == (
