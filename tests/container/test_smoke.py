@@ -226,3 +226,84 @@ def test_an_image_serving_another_model_than_the_one_on_disk_fails_smoke(built, 
     failed = {check["name"] for check in record["checks"] if not check["success"]}
     assert failed == {"predictions match the in-process model"}, failed
     assert "predictions differ, e.g. row" in proc.stderr and "the in-process model" in proc.stderr
+
+
+def refusal_check(status, body="", **answer) -> Check:
+    request = probes.Request("empty-body", "an empty body", "")
+    return probes.refused(request, {"status": status, "body": body, **answer})
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "extra", "passed", "message"),
+    [
+        (400, '{"error_code": "BAD_REQUEST"}', {"received_bytes": 29}, True, "400"),
+        (499, "x" * 4095, {}, True, "499"),
+        (400, "x", {"received_bytes": 4096}, False, "answered 400 to an empty body with 4096 bytes: an error answer"),
+        (400, "x" * 4096, {}, False, "answered 400 to an empty body with 4096 bytes: an error answer must be under"),
+        (400, "Traceback (most recent call last):", {}, False, "answered 400 to an empty body with a stack trace"),
+        (422, '{"stack_trace": "..."}', {}, False, "answered 422 to an empty body with a stack trace: errors must not"),
+        (400, f"bad value {probes.SENTINEL}", {}, False, "answered 400 to an empty body with the input echoed back"),
+        (302, "", {}, False, "answered 302 to an empty body: accepted it, expected a 4xx"),
+        (500, "", {}, False, "answered 500 to an empty body: a server error, expected a 4xx"),
+    ],
+)
+def test_the_4xx_rule_exactly(status, body, extra, passed, message):
+    """A short 4xx without a stack trace or an echo passes; each other answer fails and says why (probes.refused)."""
+    check = refusal_check(status, body, sent_bytes=7, **extra)
+    assert (check.name, check.success) == ("refuses an empty body with a 4xx", passed)
+    assert check.message.startswith(message) and (check.message == message or not passed)
+    size = extra.get("received_bytes", len(body))
+    assert check.details == {"status": status, "answer": body[:300], "sent_bytes": 7, "answer_bytes": size}
+
+
+def test_no_answer_fails_quoting_what_the_client_saw():
+    check = refusal_check(None, "E" * 250 + "F" * 100)
+    assert not check.success
+    assert check.message == f"no answer to an empty body: {'E' * 200} (the server crashed or hung up)"
+    assert check.details["answer"] == "E" * 250 + "F" * 50 and check.details["sent_bytes"] is None
+    # An answer without a body (the client's record lacks it) is measured as empty, not refused for its size.
+    assert probes.refused(probes.Request("x", "x"), {"status": 400}).success
+
+
+def test_predictions_must_have_the_model_s_shape():
+    import pandas as pd
+
+    expected = pd.DataFrame({"prediction": [0.5, 1.5, 2.5]})
+    for served, says in [
+        (pd.DataFrame({"label": [0.5, 1.5, 2.5]}), "3 rows x ['label'], the in-process model 3 rows x ['prediction']"),
+        (pd.DataFrame({"prediction": [0.5, 1.5]}), "2 rows x ['prediction'], the in-process model 3 rows x"),
+    ]:
+        check = container_smoke.compare(served, expected, 1e-6)
+        assert (check.name, check.success) == ("predictions match the in-process model", False)
+        assert check.message.startswith(f"the image answered {says}")
+
+
+def test_predictions_are_compared_number_by_number_within_the_absolute_tolerance():
+    import pandas as pd
+
+    expected = pd.DataFrame({"prediction": [10.0, 20.0, 30.0]})
+    check = container_smoke.compare(expected + 0.009, expected, 0.01)
+    assert check == Check(
+        "predictions match the in-process model", True, "3 rows equal within 0.01", details={"rows": 3}
+    )
+    # No relative slack: 30 against 20 is a difference of 10, far beyond 0.01 whatever the values' size.
+    served = pd.DataFrame({"prediction": [10.0, 30.0, 45.0]})
+    check = container_smoke.compare(served, expected, 0.01)
+    assert not check.success and check.column == "prediction" and check.file is None
+    assert check.message == (
+        "2 of 3 predictions differ, e.g. row 1: the image answered 30.0, the in-process model 20.0 (tolerance 0.01)"
+    )
+
+
+def test_labels_are_compared_as_labels():
+    import pandas as pd
+
+    expected = pd.DataFrame({"prediction": ["cat", "dog"]})
+    assert container_smoke.compare(expected.copy(), expected, 1e-6).success
+    check = container_smoke.compare(pd.DataFrame({"prediction": ["cat", "cow"]}), expected, 1e-6)
+    assert (
+        "1 of 2 predictions differ, e.g. row 1: the image answered 'cow', the in-process model 'dog'" in check.message
+    )
+    # Numbers where the model gives labels differ, they are not compared as numbers.
+    check = container_smoke.compare(pd.DataFrame({"prediction": [1, 2]}), pd.DataFrame({"prediction": ["1", "2"]}), 1)
+    assert not check.success and check.message.startswith("2 of 2 predictions differ")

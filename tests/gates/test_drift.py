@@ -436,3 +436,63 @@ def test_a_missing_column_is_drift_and_a_suite_failure_alone_is_not():
     assert not result(Check("drift column present", True, "ok")).drifted
     assert result(columns=(column_drift(0.1), column_drift(0.5))).drifted
     assert not result(columns=(column_drift(0.1), column_drift(0.0))).drifted
+
+
+def details_by_column() -> dict[str, dict]:
+    return {check["column"]: check["details"] for check in record()["checks"] if check["name"].startswith("drift psi")}
+
+
+@pytest.mark.parametrize("current", ["unseen and missing values", "one row"])
+def test_every_columns_shares_sum_to_one_on_both_sides(workdir, current):
+    """Whatever falls outside the kept bins (other values, unseen ones, missing ones) is still counted once: both
+    distributions PSI compares are whole. The `id` column has more distinct values than a profile keeps."""
+    rng = random.Random(5)
+    lines = [
+        f"{rng.gauss(10, 2):.4f},c{rng.randrange(25)},id{i},{i % 2}\n" for i in range(10_100)
+    ]  # 10,100 distinct ids
+    (workdir / "reference.csv").write_text("size,colour,id,label\n" + "".join(lines))
+    if current == "one row":
+        text = "3.5,c1,id7,1\n"
+    else:
+        text = "".join(
+            f"{'' if i % 7 == 0 else rng.gauss(12, 2)},{'zz' if i % 3 else ''},new{i},{i % 3}\n" for i in range(300)
+        )
+    (workdir / "current.csv").write_text("size,colour,id,label\n" + text)
+    drift("--reference", "reference.csv", "--current", "current.csv")
+    details = details_by_column()
+    assert set(details) == {"size", "colour", "id", "label"}
+    for column, found in details.items():
+        assert sum(found["reference_shares"]) == pytest.approx(1, abs=1e-4), column
+        assert sum(found["current_shares"]) == pytest.approx(1, abs=1e-4), column
+    # The continuous column's last bin is everything above its last edge.
+    labels = [label for label in details["size"]["bins"] if label != "(missing)"]
+    assert labels[-1].startswith("> ") and labels[-1][2:] == labels[-2][2:]
+
+
+def test_the_unseen_share_is_of_the_present_finite_values(workdir):
+    (workdir / "reference.csv").write_text("colour,label\n" + "r,0\ng,1\n" * 50)
+    # label (numeric, two values): 5 missing, 10 non-finite, 10 unseen (5) of the 25 present finite values.
+    rows_ = ["r,\n"] * 5 + ["r,inf\n"] * 10 + ["r,5\n"] * 10 + ["r,0\n"] * 15
+    (workdir / "current.csv").write_text("colour,label\n" + "".join(rows_))
+    drift("--reference", "reference.csv", "--current", "current.csv")
+    assert details_by_column()["label"]["unseen_share"] == pytest.approx(10 / 25, abs=1e-6)
+    # A column with no value at all has no unseen share to speak of (its missing share is what drifts).
+    (workdir / "current.csv").write_text("colour,label\n" + "r,\n" * 20)
+    drift("--reference", "reference.csv", "--current", "current.csv")
+    assert details_by_column()["label"]["unseen_share"] == 0.0
+
+
+def test_the_binned_ks_test_matches_kolmogorovs_statistic_and_needs_both_samples():
+    from modelrail.gates.drift_columns import kolmogorov_sf, ks_from_bins
+
+    distance, pvalue, bound = ks_from_bins([50, 50], [30, 70])
+    assert distance == pytest.approx(0.2) and bound == pytest.approx(0.7)
+    # The statistic scales the distance by sqrt(n m / (n + m)); kolmogorov_sf is checked against scipy above.
+    assert pvalue == pytest.approx(kolmogorov_sf(0.2 * math.sqrt(100 * 100 / 200)), rel=1e-9) and 0.03 < pvalue < 0.04
+    assert ks_from_bins([5, 5], [0, 0]) == (None, None, None)
+    assert ks_from_bins([0, 0], [5, 5]) == (None, None, None)
+
+
+def test_psi_refuses_distributions_over_different_bins():
+    with pytest.raises(ValueError):
+        psi([0.5, 0.5], [1.0])
