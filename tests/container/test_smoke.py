@@ -262,7 +262,8 @@ def test_no_answer_fails_quoting_what_the_client_saw():
     assert check.message == f"no answer to an empty body: {'E' * 200} (the server crashed or hung up)"
     assert check.details["answer"] == "E" * 250 + "F" * 50 and check.details["sent_bytes"] is None
     # An answer without a body (the client's record lacks it) is measured as empty, not refused for its size.
-    assert probes.refused(probes.Request("x", "x"), {"status": 400}).success
+    check = probes.refused(probes.Request("x", "x"), {"status": 400})
+    assert check.success and check.details["answer"] == "" and check.details["answer_bytes"] == 0
 
 
 def test_predictions_must_have_the_model_s_shape():
@@ -289,7 +290,8 @@ def test_predictions_are_compared_number_by_number_within_the_absolute_tolerance
     # No relative slack: 30 against 20 is a difference of 10, far beyond 0.01 whatever the values' size.
     served = pd.DataFrame({"prediction": [10.0, 30.0, 45.0]})
     check = container_smoke.compare(served, expected, 0.01)
-    assert not check.success and check.column == "prediction" and check.file is None
+    assert (check.name, check.success) == ("predictions match the in-process model", False)
+    assert check.column == "prediction" and check.file is None
     assert check.message == (
         "2 of 3 predictions differ, e.g. row 1: the image answered 30.0, the in-process model 20.0 (tolerance 0.01)"
     )
@@ -304,6 +306,19 @@ def test_labels_are_compared_as_labels():
     assert (
         "1 of 2 predictions differ, e.g. row 1: the image answered 'cow', the in-process model 'dog'" in check.message
     )
-    # Numbers where the model gives labels differ, they are not compared as numbers.
+    # Labels where the model gives numbers, and numbers where it gives labels, differ: not compared as numbers.
+    check = container_smoke.compare(pd.DataFrame({"prediction": ["1", "2"]}), pd.DataFrame({"prediction": [1, 2]}), 1)
+    assert not check.success and check.message.startswith("2 of 2 predictions differ")
     check = container_smoke.compare(pd.DataFrame({"prediction": [1, 2]}), pd.DataFrame({"prediction": ["1", "2"]}), 1)
     assert not check.success and check.message.startswith("2 of 2 predictions differ")
+
+
+def test_integers_and_large_numbers_are_held_to_the_absolute_tolerance():
+    import pandas as pd
+
+    # An image that answers integers for the model's floats matches within the tolerance, compared as numbers.
+    floats = pd.DataFrame({"prediction": [10.0000001, 20.0]})
+    assert container_smoke.compare(pd.DataFrame({"prediction": [10, 20]}), floats, 1e-6).success
+    # No relative slack for large values either: 5 apart at a million is 5 apart.
+    million = pd.DataFrame({"prediction": [1e6]})
+    assert not container_smoke.compare(million + 5, million, 0.01).success

@@ -126,6 +126,8 @@ def test_a_missing_column_fails_naming_it_and_the_fix(workdir, reference, capsys
     err = capsys.readouterr().err
     assert f"{current}: column 'label' of the reference {reference} is missing" in err
     assert "drift.exclude" in err
+    (check,) = [check for check in record()["checks"] if check["column"] == "label"]
+    assert (check["name"], check["success"], check["file"]) == ("drift column present", False, str(current))
 
 
 def test_text_in_a_numeric_column_fails_naming_the_column(workdir, reference, capsys):
@@ -166,6 +168,26 @@ def test_log_files_with_different_columns_name_the_file(workdir, reference, caps
     assert f"{logs / 'b.csv'}: columns differ from {logs / 'a.csv'}" in err
     assert "missing column(s): colour; unexpected column(s): color" in err
     assert record()["passed"] is False
+    # Each part only when it applies, every name listed.
+    (logs / "b.csv").write_text("size,weight\n1.0,2.0\n")
+    drift("--reference", str(reference), "--current", str(logs))
+    assert f"columns differ from {logs / 'a.csv'}: missing column(s): colour, label\n" in capsys.readouterr().err
+    (logs / "b.csv").write_text(
+        rows(3, seed=5).replace("label", "label,x,y").replace(",0\n", ",0,1,2\n").replace(",1\n", ",1,1,2\n")
+    )
+    drift("--reference", str(reference), "--current", str(logs))
+    assert f"columns differ from {logs / 'a.csv'}: unexpected column(s): x, y\n" in capsys.readouterr().err
+
+
+def test_rows_are_counted_per_file_across_batches(workdir, reference):
+    from modelrail.gates import drift as drift_gate
+
+    logs = workdir / "logs"
+    logs.mkdir()
+    (logs / "a.csv").write_text(rows(7, seed=4))
+    (logs / "b.csv").write_text(rows(5, seed=5))
+    result = drift_gate.run(reference, logs, None, None, workdir / "r.json", workdir / "r.md", batch_rows=2)
+    assert [entry["rows"] for entry in result.inputs["current"]["files"]] == [7, 5]
 
 
 @pytest.mark.parametrize(
