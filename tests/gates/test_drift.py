@@ -128,6 +128,16 @@ def test_a_missing_column_fails_naming_it_and_the_fix(workdir, reference, capsys
     assert "drift.exclude" in err
     (check,) = [check for check in record()["checks"] if check["column"] == "label"]
     assert (check["name"], check["success"], check["file"]) == ("drift column present", False, str(current))
+    # A missing column does not end the comparison: the columns after it are still compared.
+    current.write_text("\n".join(",".join(line.split(",")[1:]) for line in rows(500, seed=3).splitlines()))
+    assert drift("--reference", str(reference), "--current", str(current)) == 1
+    names = {check["column"]: check["name"] for check in record()["checks"]}
+    assert names == {
+        "size": "drift column present",
+        "weight": "drift psi+ks",
+        "colour": "drift psi",
+        "label": "drift psi",
+    }
 
 
 def test_text_in_a_numeric_column_fails_naming_the_column(workdir, reference, capsys):
@@ -135,6 +145,15 @@ def test_text_in_a_numeric_column_fails_naming_the_column(workdir, reference, ca
     current.write_text(rows(500, seed=3).replace(HEADER, HEADER + "big,70.1,r,1\n", 1))
     assert drift("--reference", str(reference), "--current", str(current)) == 1
     assert "column 'size' is text (e.g. 'big') but numeric" in capsys.readouterr().err
+    checks = {check["column"]: check for check in record()["checks"]}
+    assert (checks["size"]["name"], checks["size"]["success"]) == ("drift column type", False)
+    assert checks["size"]["file"] == str(current)
+    # The other columns are still compared.
+    assert [checks[name]["name"] for name in ("weight", "colour", "label")] == [
+        "drift psi+ks",
+        "drift psi",
+        "drift psi",
+    ]
 
 
 def test_a_folder_of_prediction_logs_is_concatenated(workdir, reference):
