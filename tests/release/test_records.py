@@ -238,3 +238,49 @@ def test_rollback_to_a_rejected_release_refuses_unless_allowed(workdir, monkeypa
     )
     assert target(workdir, current, to="2", allow_rejected=True)["time"] == "t2"
     assert target(workdir, current)["time"] == "t3"
+
+
+# Promotion re-hashes what it vouches for (release/promote.py): the model, the training data and the reference data.
+
+
+@pytest.fixture
+def locked(workdir) -> Path:
+    """A repo whose dvc.lock records the model, training data at a configured (not default) path, the default path,
+    and the staging reference data."""
+    import yaml
+
+    from modelrail.trust.integrity import content_md5
+
+    files = {
+        "models/model/MLmodel": "model",
+        "data/custom/train.csv": "x\n1\n",
+        "data/prepared/train.csv": "x\n2\n",
+        "data/reference/staging.csv": "x\n3\n",
+    }
+    for path, text in files.items():
+        (workdir / path).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / path).write_text(text)
+    outs = [{"path": path, "md5": content_md5(workdir / path)} for path in ["models/model", *list(files)[1:]]]
+    (workdir / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"all": {"outs": outs}}}))
+    environment.git(workdir, "init", "-q")
+    return workdir
+
+
+CONTENT_CONFIG = {
+    "promotion": {"training_data": "data/custom/train.csv", "reference_data": {"staging": "data/reference/staging.csv"}}
+}
+
+
+@pytest.mark.parametrize("path", ["models/model/MLmodel", "data/custom/train.csv", "data/reference/staging.csv"])
+def test_promotion_refuses_a_model_or_data_other_than_dvc_lock_records(locked, path):
+    from modelrail.release import promote
+    from modelrail.trust.integrity import IntegrityError
+
+    promote._require_content(locked, CONTENT_CONFIG, "staging")  # as locked: nothing to say
+    (locked / path).write_text("other bytes")
+    with pytest.raises(IntegrityError) as caught:
+        promote._require_content(locked, CONTENT_CONFIG, "staging")
+    assert str(Path(path).parent if path.startswith("models") else path) in str(caught.value)
+    # Without a reference for the environment, only the model and the training data are checked.
+    if path.startswith("data/reference"):
+        promote._require_content(locked, CONTENT_CONFIG, "production")
