@@ -284,3 +284,13 @@ def test_promotion_refuses_a_model_or_data_other_than_dvc_lock_records(locked, p
     # Without a reference for the environment, only the model and the training data are checked.
     if path.startswith("data/reference"):
         promote._require_content(locked, CONTENT_CONFIG, "production")
+
+
+def test_without_a_promotion_section_the_default_training_data_is_re_hashed(locked):
+    from modelrail.release import promote
+    from modelrail.trust.integrity import IntegrityError
+
+    promote._require_content(locked, {}, "staging")
+    (locked / "data/prepared/train.csv").write_text("other bytes")
+    with pytest.raises(IntegrityError, match=r"data/prepared/train\.csv"):
+        promote._require_content(locked, {"promotion": {"reference_data": {}}}, "staging")
