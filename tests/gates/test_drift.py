@@ -117,6 +117,13 @@ def test_excluded_columns_are_skipped_and_extra_current_columns_are_noted(workdi
     report = Path("gates/drift.md").read_text()
     assert "Not compared (not in the reference): prediction." in report
     assert "Excluded by drift.exclude: label." in report
+    # Several names are listed with commas.
+    current.write_text("\n".join(line + (",score,rank" if i == 0 else ",1,2") for i, line in enumerate(lines)))
+    (workdir / "modelrail.yaml").write_text("environments: [production]\ndrift: {exclude: [label, colour]}\n")
+    drift("--reference", str(reference), "--current", str(current))
+    report = Path("gates/drift.md").read_text()
+    assert "Not compared (not in the reference): score, rank." in report
+    assert "Excluded by drift.exclude: label, colour." in report
 
 
 def test_a_missing_column_fails_naming_it_and_the_fix(workdir, reference, capsys):
@@ -199,12 +206,15 @@ def test_log_files_with_different_columns_name_the_file(workdir, reference, caps
 
 
 def test_rows_are_counted_per_file_across_batches(workdir, reference):
+    import pandas as pd
+
     from modelrail.gates import drift as drift_gate
 
     logs = workdir / "logs"
     logs.mkdir()
-    (logs / "a.csv").write_text(rows(7, seed=4))
-    (logs / "b.csv").write_text(rows(5, seed=5))
+    # Parquet, read in batches of batch_rows rows (CSV is read in blocks of at least 1 MiB: one batch here).
+    for name, count, seed in (("a", 7, 4), ("b", 5, 5)):
+        pd.read_csv(pd.io.common.StringIO(rows(count, seed=seed))).to_parquet(logs / f"{name}.parquet")
     result = drift_gate.run(reference, logs, None, None, workdir / "r.json", workdir / "r.md", batch_rows=2)
     assert [entry["rows"] for entry in result.inputs["current"]["files"]] == [7, 5]
 
@@ -345,6 +355,11 @@ def test_non_finite_current_values_fail_naming_the_column(workdir, reference, ca
     err = capsys.readouterr().err
     assert "current.parquet: column 'size': 90 of 500 values (18.0%) are not finite (inf or NaN)" in err
     assert "current.parquet: column 'weight': 1 of 500 values (0.2%) are not finite" in err
+    finite = [check for check in record()["checks"] if check["name"] == "drift finite values"]
+    assert [(check["column"], check["success"], check["file"]) for check in finite] == [
+        ("size", False, "current.parquet"),
+        ("weight", False, "current.parquet"),
+    ]
 
 
 def test_a_saved_profile_replaces_the_reference(workdir, reference):
