@@ -33,8 +33,9 @@ mlflow:
   registered_model: clf
 drift:
   psi: 0.2
+paths:
+  train_data: data/prepared/train.csv
 promotion:
-  training_data: data/prepared/train.csv
   reference_data:
     staging: data/reference/staging.csv
 """
