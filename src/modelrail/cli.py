@@ -150,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--current", type=Path, required=True, help="newest data: a CSV/Parquet file or a folder of prediction logs"
     )
     drift.add_argument("--suite", type=Path, help="also run this suite on the current data, e.g. expectations/raw.json")
+    drift.add_argument(
+        "--engine",
+        choices=("pandas", "spark"),
+        help="count the current data with pandas (streamed) or Spark (default: drift.engine, else pandas)",
+    )
     drift.add_argument("--config", type=Path, help="thresholds under `drift:` (default: modelrail.yaml if present)")
     drift.add_argument("--record", type=Path, help="gate record JSON (default: <paths.gates>/drift.json)")
     drift.add_argument("--summary", type=Path, help="Markdown report (default: the record with .md)")

@@ -66,7 +66,9 @@ def drift(args: argparse.Namespace) -> int:
     config = _config_path(args.config)
     record = args.record or _gates() / "drift.json"
     summary = args.summary or record.with_suffix(".md")
-    result = drift_gate.run(args.reference, args.current, args.suite, config, record, summary, args.save_profile)
+    result = drift_gate.run(
+        args.reference, args.current, args.suite, config, record, summary, args.save_profile, engine=args.engine
+    )
     if github.in_actions():  # the outputs the drift action promises (the exit code alone cannot tell them)
         github.write(
             {

@@ -39,7 +39,14 @@ SCHEMA: dict = {
             "champion": {"tolerance": NUMBER, "metrics": [STRING], "when_missing": STRING, "not_comparable": STRING},
         },
     },
-    "drift": {**DRIFT_LIMITS, "bins": NUMBER, "exclude": [STRING], "columns": {ANY_KEY: DRIFT_LIMITS}},
+    # `engine`: where `modelrail drift` counts the current data, pandas (default; streamed) or spark.
+    "drift": {
+        **DRIFT_LIMITS,
+        "bins": NUMBER,
+        "exclude": [STRING],
+        "columns": {ANY_KEY: DRIFT_LIMITS},
+        "engine": STRING,
+    },
     # The Spark engine: `master` (default local[*]) and any Spark properties, as strings.
     "spark": {"master": STRING, "conf": {ANY_KEY: STRING}},
     # `modelrail promote`'s drift gate: training data (paths.train_data) vs each environment's reference data.
@@ -128,10 +135,12 @@ def load_config(path: Path) -> dict:
     _check_champion(path, data.get("gates", {}).get("model", {}).get("champion", {}))
     if "required" in data.get("gates", {}):
         _check_required_gates(path, data["gates"]["required"], layout_of(data, path))
-    _check_drift(path, data.get("drift", {}))
-    engine = data.get("gates", {}).get("data", {}).get("engine", ENGINES[0])
-    if engine not in ENGINES:
-        raise ConfigError(f"{path}: key 'gates.data.engine' must be one of {', '.join(ENGINES)}, got {engine!r}")
+    drift = data.get("drift", {})
+    _check_drift(path, drift)
+    for key, section in (("gates.data.engine", data.get("gates", {}).get("data", {})), ("drift.engine", drift)):
+        engine = section.get("engine", ENGINES[0])
+        if engine not in ENGINES:
+            raise ConfigError(f"{path}: key '{key}' must be one of {', '.join(ENGINES)}, got {engine!r}")
     for name in data.get("promotion", {}).get("reference_data", {}):
         if name not in data["environments"]:
             raise ConfigError(f"{path}: key 'promotion.reference_data.{name}': '{name}' is not an environment")
