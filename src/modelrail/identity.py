@@ -69,6 +69,11 @@ def read_identity(repo: Path, layout: Layout) -> Identity:
             path = str(entry.get("path", ""))
             if layout.is_gate_record(path):
                 gates[path] = entry.get("md5") or ""
+    if not data:
+        raise ConfigError(
+            f"{layout.key('data')}: no dependency or output in {lock_path} lies under it, so the artifact's identity "
+            "would name no data (fix: set paths.data to the folder the pipeline's data files are in)"
+        )
     return Identity(model_md5.removesuffix(".dir"), data, gates, outs.get(layout.run_record), model_md5)
 
 

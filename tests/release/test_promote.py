@@ -579,6 +579,7 @@ def test_a_repo_with_its_own_layout_registers_promotes_and_rolls_back(moved_repo
         ({"train_stage": "train"}, "key 'stages.train' ('fit'): "),
         ({"model": "trained/estimator"}, "key 'paths.model' ('trained/model'): stage 'fit' in "),
         ({"run_record": "trained/mlflow.json"}, "key 'paths.run_record' ('trained/run.json'): stage 'fit' in "),
+        ({"data": "datasets", "train_data": "datasets/train.csv"}, "key 'paths.data' ('inputs'): no dependency or"),
     ],
 )
 def test_a_pipeline_that_breaks_the_declared_layout_is_refused_naming_the_key(moved_repo, capsys, pipeline, says):
