@@ -12,6 +12,7 @@ import pytest
 
 from modelrail.errors import Refused
 from modelrail.identity import Identity
+from modelrail.layout import Layout
 from modelrail.release import environment, records, rollback
 
 REQUIRED = ["raw", "features", "model"]
@@ -38,13 +39,13 @@ def identity(gate_outs: dict[str, str]) -> Identity:
 
 def refusal(repo: Path, gate_outs: dict[str, str], required: list[str] = REQUIRED) -> str:
     with pytest.raises(Refused) as caught:
-        records.check_gate_records(repo, identity(gate_outs), required)
+        records.check_gate_records(repo, identity(gate_outs), required, Layout())
     return str(caught.value)
 
 
 def test_records_that_all_passed_clear_the_artifact_and_are_returned_by_gate(workdir):
     outs = write_records(workdir, raw=passed("raw"), features=passed("features"), model=passed("model"))
-    cleared = records.check_gate_records(workdir, identity(outs), REQUIRED)
+    cleared = records.check_gate_records(workdir, identity(outs), REQUIRED, Layout())
     assert cleared == {
         name: {"path": f"gates/{name}.json", "gate": name, "md5": outs[f"gates/{name}.json"], "passed": True}
         for name in REQUIRED
@@ -55,7 +56,8 @@ def test_a_lock_without_any_gate_record_refuses_naming_dvc_lock_and_the_required
     message = refusal(workdir, {})
     assert message == (
         f"{workdir / 'dvc.lock'}: no gate record (gates/*.json) among the outputs: nothing proves the gates ran "
-        "(required: raw, features, model)"
+        "(required: raw, features, model; modelrail.yaml: key 'paths.gates' ('gates') is where the gate stages "
+        "write them)"
     )
 
 
@@ -151,7 +153,7 @@ def test_a_malformed_record_is_named_by_its_path_in_the_repo(workdir, content, s
 def test_a_commit_without_a_trained_artifact_is_refused_naming_dvc_lock(workdir):
     (workdir / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
     with pytest.raises(Refused) as caught:
-        records.artifact_identity(workdir)
+        records.artifact_identity(workdir, Layout())
     assert str(caught.value).startswith(f"{workdir / 'dvc.lock'}: no stage 'train': this commit holds no trained")
 
 
@@ -266,9 +268,8 @@ def locked(workdir) -> Path:
     return workdir
 
 
-CONTENT_CONFIG = {
-    "promotion": {"training_data": "data/custom/train.csv", "reference_data": {"staging": "data/reference/staging.csv"}}
-}
+CONTENT_CONFIG = {"promotion": {"reference_data": {"staging": "data/reference/staging.csv"}}}
+CUSTOM = Layout(train_data="data/custom/train.csv")
 
 
 @pytest.mark.parametrize("path", ["models/model/MLmodel", "data/custom/train.csv", "data/reference/staging.csv"])
@@ -276,21 +277,21 @@ def test_promotion_refuses_a_model_or_data_other_than_dvc_lock_records(locked, p
     from modelrail.release import promote
     from modelrail.trust.integrity import IntegrityError
 
-    promote._require_content(locked, CONTENT_CONFIG, "staging")  # as locked: nothing to say
+    promote._require_content(locked, CONTENT_CONFIG, CUSTOM, "staging")  # as locked: nothing to say
     (locked / path).write_text("other bytes")
     with pytest.raises(IntegrityError) as caught:
-        promote._require_content(locked, CONTENT_CONFIG, "staging")
+        promote._require_content(locked, CONTENT_CONFIG, CUSTOM, "staging")
     assert str(Path(path).parent if path.startswith("models") else path) in str(caught.value)
     # Without a reference for the environment, only the model and the training data are checked.
     if path.startswith("data/reference"):
-        promote._require_content(locked, CONTENT_CONFIG, "production")
+        promote._require_content(locked, CONTENT_CONFIG, CUSTOM, "production")
 
 
-def test_without_a_promotion_section_the_default_training_data_is_re_hashed(locked):
+def test_without_a_declared_layout_the_default_training_data_is_re_hashed(locked):
     from modelrail.release import promote
     from modelrail.trust.integrity import IntegrityError
 
-    promote._require_content(locked, {}, "staging")
+    promote._require_content(locked, {}, Layout(), "staging")
     (locked / "data/prepared/train.csv").write_text("other bytes")
     with pytest.raises(IntegrityError, match=r"data/prepared/train\.csv"):
-        promote._require_content(locked, {"promotion": {"reference_data": {}}}, "staging")
+        promote._require_content(locked, {"promotion": {"reference_data": {}}}, Layout(), "staging")
