@@ -59,6 +59,9 @@ def pipeline(task: str, work: Path, env: dict) -> tuple[Path, dict[str, float]]:
 def warm_up(client, repo: Path, work: Path, base: str) -> str:
     """Build the binary repo's image once, from a copy whose model folder holds one more file: every layer but the
     model's is then cached for the timed builds, and no kind's own model layer is."""
+    from modelrail.container import wheelhouse
+
+    wheelhouse.build(repo, repo / "models/model", progress=False)
     context = work / "warm-up"
     for part in CONTEXT:
         source, target = repo / part, context / part
