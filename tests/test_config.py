@@ -2,6 +2,7 @@ import pytest
 
 from modelrail.config import load_config
 from modelrail.errors import ConfigError
+from modelrail.layout import PATHS, Layout, layout_of, load_layout
 
 VALID = """\
 project: demo
@@ -48,7 +49,20 @@ def test_a_valid_config_loads(tmp_path):
         (VALID + "drift: {columns: {size: {psi: 0.3, pvalue: 0}}}\n", "key 'drift.columns.size.pvalue' must be in"),
         (VALID + "drift: {columns: {size: {p: 0.3}}}\n", "unknown key 'drift.columns.size.p'"),
         (VALID + "promotion: {reference_data: {qa: r.csv}}\n", "'promotion.reference_data.qa': 'qa' is not an"),
-        (VALID + "promotion: {training_data: [a]}\n", "key 'promotion.training_data' must be a string"),
+        (
+            VALID + "promotion: {training_data: a.csv}\n",
+            "key 'promotion.training_data' has moved to 'paths.train_data'",
+        ),
+        (VALID + "paths: {modle: m}\n", "unknown key 'paths.modle' (allowed: model, run_record, data,"),
+        (VALID + "paths: {model: [m]}\n", "key 'paths.model' must be a string, got a list"),
+        (VALID + "paths: {gates: 3}\n", "key 'paths.gates' must be a string, got int 3"),
+        (VALID + "paths: {model: /srv/model}\n", "key 'paths.model' must be a path inside the repository"),
+        (VALID + "paths: {data: ../elsewhere}\n", "key 'paths.data' must be a path inside the repository"),
+        (VALID + "paths: {gates: .}\n", "key 'paths.gates' must be a path inside the repository"),
+        (VALID + "paths: {run_record: ''}\n", "key 'paths.run_record' must be a non-empty path"),
+        (VALID + "paths: {metrics: 'm\\x.json'}\n", "key 'paths.metrics' must be a non-empty path"),
+        (VALID + "stages: {fit: fit}\n", "unknown key 'stages.fit' (allowed: train)"),
+        (VALID + "stages: {train: 'my stage'}\n", "key 'stages.train' must be a dvc.yaml stage name"),
     ],
 )
 def test_a_bad_config_names_the_key_and_the_file(tmp_path, text, expected):
@@ -90,3 +104,31 @@ def test_required_gates_are_validated_against_the_pipeline(tmp_path, required, e
     assert str(error.value).startswith(f"{path}: ") and expected in str(error.value)
     (tmp_path / "modelrail.yaml").write_text(VALID.replace("gates: {", "gates: {required: [raw, features], "))
     assert load_config(path)["gates"]["required"] == ["raw", "features"]
+
+
+def test_the_layout_defaults_to_the_template_and_takes_what_is_declared(tmp_path):
+    assert load_layout(tmp_path) == Layout(source=f"{tmp_path / 'modelrail.yaml'} (absent: the default layout)")
+    assert {key: getattr(Layout(), key) for key in PATHS} == PATHS
+    declared = "paths: {model: artifacts/model/, data: ./inputs, gates: checks}\nstages: {train: fit}\n"
+    path = write(tmp_path, VALID + declared)
+    layout = load_layout(tmp_path)
+    assert layout == layout_of(load_config(path), path)
+    assert (layout.model, layout.data, layout.gates, layout.train_stage) == (
+        "artifacts/model",
+        "inputs",
+        "checks",
+        "fit",
+    )
+    assert layout.run_record == "models/run.json" and layout.source == str(path)
+    assert layout.is_data("inputs/raw/x.csv") and not layout.is_data("inputs2/x.csv") and not layout.is_data("data/x")
+    assert layout.is_gate_record("checks/raw.json") and not layout.is_gate_record("checks/raw.md")
+    assert layout.key("model") == f"{path}: key 'paths.model' ('artifacts/model')"
+
+
+def test_required_gates_are_looked_up_in_the_declared_gates_folder(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages:\n  raw_gate: {cmd: x, outs: [checks/raw.json]}\n")
+    path = write(tmp_path, VALID.replace("gates: {", "gates: {required: [raw], "))
+    with pytest.raises(ConfigError, match=r"no stage of .*dvc\.yaml writes gates/raw\.json .*set paths\.gates"):
+        load_config(path)
+    path.write_text(path.read_text() + "paths: {gates: checks}\n")
+    assert load_config(path)["paths"] == {"gates": "checks"}

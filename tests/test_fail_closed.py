@@ -19,6 +19,7 @@ from modelrail.errors import ConfigError
 from modelrail.gates import champion
 from modelrail.gates.records import Check, GateResult, publish, render_summary
 from modelrail.identity import Identity
+from modelrail.layout import Layout
 from modelrail.release import environment, records
 
 CONFIG = """\
@@ -313,7 +314,7 @@ def test_a_malformed_gate_record_refuses_the_promotion(workdir, content):
     (workdir / "gates/raw.json").write_bytes(content)
     claimed = Identity("c" * 32, {}, {"gates/raw.json": "0" * 32}, None)
     with pytest.raises(errors.Refused, match=r"gates/raw\.json"):
-        records.check_gate_records(workdir, claimed, ["raw"])
+        records.check_gate_records(workdir, claimed, ["raw"], Layout())
 
 
 @pytest.mark.parametrize("line_end", [b"\r", b"\r\n"])

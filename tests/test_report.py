@@ -133,6 +133,8 @@ def test_gate_policy_changes_come_first_in_the_report(repo):
         POLICY_CONFIG.replace("accuracy: {min: 0.9}", "accuracy: {min: 0.5}")
         .replace("      f1: {min: 0.9}\n", "")
         .replace("tolerance: 0.01", "tolerance: 0.5")
+        # Pointing the layout at another file moves what verify re-derives and what promotion hashes as the model.
+        + "paths: {model: metrics/metrics.json}\n"
     )
     (repo / "dvc.yaml").write_text(POLICY_PIPELINE.split("  model_gate:")[0])
     suite = {**POLICY_SUITE, "expectations": [dict(POLICY_SUITE["expectations"][0])]}
@@ -141,11 +143,12 @@ def test_gate_policy_changes_come_first_in_the_report(repo):
     (repo / "expectations/features.json").write_text(json.dumps({"expectations": []}))
     assert main(["report", "--base", "main", "--out", "report.md"]) == 0
     text = (repo / "report.md").read_text()
-    policy = text.split("### ⚠️ Gate policy changed against `main`: 7 change(s)", 1)[1].split("### Gates")[0]
+    policy = text.split("### ⚠️ Gate policy changed against `main`: 8 change(s)", 1)[1].split("### Gates")[0]
     for line in (
         "`modelrail.yaml`: threshold on **accuracy** min 0.9 -> min 0.5 (**looser**)",
         "`modelrail.yaml`: threshold on **f1** removed (was min 0.9)",
         "`modelrail.yaml`: champion `tolerance` `0.01` -> `0.5` (**looser**)",
+        '`modelrail.yaml`: layout `paths.model` (default) -> `"metrics/metrics.json"`',
         "`dvc.yaml`: gate stage **model_gate** removed",
         "`expectations/raw.json`: expectation `expect_column_values_to_not_be_null` on **area** removed",
         "`expectations/raw.json`: expectation `expect_column_values_to_be_between` on **radius** changed: "

@@ -74,8 +74,11 @@ start() {
     mkdir -p "$DATA_DIR"
     log "starting $weed mini on $ENDPOINT (data $DATA_DIR, buckets $BUCKETS)"
     # No WebDAV, admin UI, Iceberg or Lance endpoints: only what S3 clients need. Sockets stay in the state dir so
-    # two instances (CI's and a test's own) never share one.
+    # two instances (CI's and a test's own) never share one. A fixed number of 256 MB volumes (grown as written):
+    # by default weed sizes its volume count by the disk's free space at start, and a start while the disk is
+    # briefly full (image builds on vfs) left it no volume to write a new bucket's first object to.
     setsid "$weed" mini -dir="$DATA_DIR" -ip="$HOST" -ip.bind="$HOST" \
+      -master.volumeSizeLimitMB=256 -volume.max=64 \
       -s3.port="$S3_PORT" -master.port=$((S3_PORT + 1)) -volume.port=$((S3_PORT + 2)) \
       -filer.port=$((S3_PORT + 3)) -admin.port=$((S3_PORT + 4)) \
       -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 \

@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = gate.add_parser("data", help="validate CSV or Parquet files against an expectation suite")
     data.add_argument("--data", type=Path, action="append", required=True, help="data file (repeatable)")
     data.add_argument("--suite", type=Path, required=True, help="GX suite JSON, e.g. expectations/raw.json")
-    data.add_argument("--record", type=Path, help="gate record JSON (default: gates/<suite name>.json)")
+    data.add_argument("--record", type=Path, help="gate record JSON (default: <paths.gates>/<suite name>.json)")
     data.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
     data.add_argument(
         "--engine",
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     model = gate.add_parser("model", help="check evaluation metrics against modelrail.yaml thresholds")
     model.add_argument("--metrics", type=Path, required=True, help="metrics JSON, e.g. metrics/metrics.json")
     model.add_argument("--config", type=Path, default=Path("modelrail.yaml"), help="default: modelrail.yaml")
-    model.add_argument("--record", type=Path, help="gate record JSON (default: gates/model.json)")
+    model.add_argument("--record", type=Path, help="gate record JSON (default: <paths.gates>/model.json)")
     model.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
     champion = model.add_mutually_exclusive_group()
     champion.add_argument(
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = subcommands.add_parser("report", help="write the pull-request report: gates, metrics diff, champion")
     report.add_argument("--base", help="base branch to diff against, e.g. main (default: no diff)")
     report.add_argument("--out", type=Path, default=Path("modelrail-report.md"), help="default: modelrail-report.md")
-    report.add_argument("--gates", type=Path, default=Path("gates"), help="folder of gate records (default: gates)")
+    report.add_argument("--gates", type=Path, help="folder of gate records (default: modelrail.yaml's paths.gates)")
     report.add_argument(
         "--pipeline-outcome",
         default="success",
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="re-hash DVC outputs against dvc.lock and re-derive every gate; compare with the records"
     )
     verify.add_argument("--stage", action="append", help="re-derive only this gate stage of dvc.yaml (repeatable)")
-    verify.add_argument("--record", type=Path, help="its own gate record (default: gates/verify.json)")
+    verify.add_argument("--record", type=Path, help="its own gate record (default: <paths.gates>/verify.json)")
     verify.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
     verify.set_defaults(handler=commands.verify, doing="re-deriving the gates from the content")
 
@@ -150,8 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--current", type=Path, required=True, help="newest data: a CSV/Parquet file or a folder of prediction logs"
     )
     drift.add_argument("--suite", type=Path, help="also run this suite on the current data, e.g. expectations/raw.json")
+    drift.add_argument(
+        "--engine",
+        choices=("pandas", "spark"),
+        help="count the current data with pandas (streamed) or Spark (default: drift.engine, else pandas)",
+    )
     drift.add_argument("--config", type=Path, help="thresholds under `drift:` (default: modelrail.yaml if present)")
-    drift.add_argument("--record", type=Path, help="gate record JSON (default: gates/drift.json)")
+    drift.add_argument("--record", type=Path, help="gate record JSON (default: <paths.gates>/drift.json)")
     drift.add_argument("--summary", type=Path, help="Markdown report (default: the record with .md)")
     drift.set_defaults(handler=commands.drift, doing="comparing current data with the reference")
     containerize = subcommands.add_parser("containerize", help="build, smoke-test and push the serving image")
@@ -165,18 +170,18 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--model-version",
         default=os.environ.get("MODELRAIL_MODEL_VERSION") or None,
-        help="label value (default: the MLflow run id in models/run.json)",
+        help="label value (default: the MLflow run id in the run record, paths.run_record)",
     )
     build.set_defaults(handler=commands.containerize_build, doing="building the serving image")
     smoke = steps.add_parser("smoke", help="gate: run the image offline, check health, predictions, bad requests")
     smoke.add_argument("--image", default=os.environ.get("MODELRAIL_IMAGE") or None, help=image_help)
-    smoke.add_argument("--model", type=Path, default=Path("models/model"), help="in-process reference model")
-    smoke.add_argument("--sample", type=Path, default=Path("data/prepared/test.csv"), help="golden sample file")
+    smoke.add_argument("--model", type=Path, help="in-process reference model (default: paths.model)")
+    smoke.add_argument("--sample", type=Path, help="golden sample file (default: paths.test_data)")
     smoke.add_argument("--rows", type=_positive, default=50, help="rows of the golden sample (default: 50)")
-    smoke.add_argument("--suite", type=Path, default=Path("expectations/predictions.json"), help="predictions suite")
+    smoke.add_argument("--suite", type=Path, help="predictions suite (default: paths.prediction_suite)")
     smoke.add_argument("--tolerance", type=_finite, default=1e-6, help="absolute tolerance (default: 1e-6)")
     smoke.add_argument("--timeout", type=_finite, default=120.0, help="seconds to wait for health (default: 120)")
-    smoke.add_argument("--record", type=Path, help="gate record JSON (default: gates/container.json)")
+    smoke.add_argument("--record", type=Path, help="gate record JSON (default: <paths.gates>/container.json)")
     smoke.add_argument("--summary", type=Path, help="Markdown summary (default: the record with .md)")
     smoke.set_defaults(handler=commands.containerize_smoke, doing="smoke-testing the serving image")
     push = steps.add_parser("push", help="push the image with both tags; print the digest")

@@ -21,9 +21,21 @@ def gate_data(args: argparse.Namespace) -> int:
     config_path = _config_path(args.config)
     config = load_config(config_path) if config_path is not None else {}
     engine = choose(args.engine, config.get("gates", {}), "data")
-    record = args.record or Path("gates") / f"{args.suite.stem}.json"
+    record = args.record or _gates() / f"{args.suite.stem}.json"
     result = data_gate.run(args.data, args.suite, record, args.summary or record.with_suffix(".md"), engine, config)
     return _report(result)
+
+
+def _layout():
+    """The layout of the model repo in the working directory (modelrail.yaml's `paths:`, else the defaults)."""
+    from modelrail.layout import load_layout
+
+    return load_layout(Path("."))
+
+
+def _gates() -> Path:
+    """Where a gate's record goes unless --record says: the layout's gate records folder."""
+    return Path(_layout().gates)
 
 
 def _config_path(given: Path | None) -> Path | None:
@@ -34,7 +46,7 @@ def _config_path(given: Path | None) -> Path | None:
 def gate_model(args: argparse.Namespace) -> int:
     from modelrail.gates import model as model_gate
 
-    record = args.record or Path("gates/model.json")
+    record = args.record or _gates() / "model.json"
     summary = args.summary or record.with_suffix(".md")
     result = model_gate.run(args.metrics, args.config, record, summary, args.target_env, args.alias)
     return _report(result)
@@ -52,9 +64,11 @@ def drift(args: argparse.Namespace) -> int:
     from modelrail.gates import drift as drift_gate
 
     config = _config_path(args.config)
-    record = args.record or Path("gates/drift.json")
+    record = args.record or _gates() / "drift.json"
     summary = args.summary or record.with_suffix(".md")
-    result = drift_gate.run(args.reference, args.current, args.suite, config, record, summary, args.save_profile)
+    result = drift_gate.run(
+        args.reference, args.current, args.suite, config, record, summary, args.save_profile, engine=args.engine
+    )
     if github.in_actions():  # the outputs the drift action promises (the exit code alone cannot tell them)
         github.write(
             {
@@ -96,7 +110,7 @@ def _epoch(text: str) -> float:
 def verify(args: argparse.Namespace) -> int:
     from modelrail.trust import verify as verifier
 
-    record = args.record or Path("gates/verify.json")
+    record = args.record or _gates() / "verify.json"
     result = verifier.run(Path("."), record, args.summary or record.with_suffix(".md"), args.stage or None)
     return _report(result)
 
@@ -121,17 +135,18 @@ def containerize_smoke(args: argparse.Namespace) -> int:
     from modelrail.container import smoke as container_smoke
     from modelrail.identity import load_artifact
 
+    layout = _layout()
     if args.image:
         image = args.image
     else:
         artifact = load_artifact(Path("."))
         image = f"{artifact.project}:{artifact.model_tag}"
-    record = args.record or Path("gates/container.json")
+    record = args.record or Path(layout.gates) / "container.json"
     result = container_smoke.run(
         image,
-        args.model,
-        args.sample,
-        args.suite,
+        args.model or Path(layout.model),
+        args.sample or Path(layout.test_data),
+        args.suite or Path(layout.prediction_suite),
         record,
         args.summary or record.with_suffix(".md"),
         Path("build/containerize/predictions.csv"),

@@ -10,6 +10,7 @@ from pathlib import Path
 from modelrail.engines import ENGINES
 from modelrail.errors import ConfigError
 from modelrail.files import read_regular
+from modelrail.layout import PATHS, STAGES, Layout, check_contract, layout_of
 
 NUMBER = "number"
 STRING = "string"
@@ -27,7 +28,7 @@ SCHEMA: dict = {
     "container_registry": STRING,
     "mlflow": {"tracking_uri": STRING, "experiment": STRING, "registered_model": STRING},
     "gates": {
-        # Gates an artifact must have passed to be promoted: names of records gates/<name>.json in dvc.lock.
+        # Gates an artifact must have passed to be promoted: names of records <paths.gates>/<name>.json in dvc.lock.
         "required": [STRING],
         # `modelrail gate data`: pandas (default) or spark; `spark:` below says where Spark runs.
         "data": {"engine": STRING},
@@ -38,12 +39,24 @@ SCHEMA: dict = {
             "champion": {"tolerance": NUMBER, "metrics": [STRING], "when_missing": STRING, "not_comparable": STRING},
         },
     },
-    "drift": {**DRIFT_LIMITS, "bins": NUMBER, "exclude": [STRING], "columns": {ANY_KEY: DRIFT_LIMITS}},
+    # `engine`: where `modelrail drift` counts the current data, pandas (default; streamed) or spark.
+    "drift": {
+        **DRIFT_LIMITS,
+        "bins": NUMBER,
+        "exclude": [STRING],
+        "columns": {ANY_KEY: DRIFT_LIMITS},
+        "engine": STRING,
+    },
     # The Spark engine: `master` (default local[*]) and any Spark properties, as strings.
     "spark": {"master": STRING, "conf": {ANY_KEY: STRING}},
-    # `modelrail promote`'s drift gate: training data vs each environment's reference data, `drift:` thresholds.
-    "promotion": {"training_data": STRING, "reference_data": {ANY_KEY: STRING}},
+    # `modelrail promote`'s drift gate: training data (paths.train_data) vs each environment's reference data.
+    "promotion": {"reference_data": {ANY_KEY: STRING}},
+    # The contract with the model repo's pipeline (layout.py): where it writes what the commands read.
+    "paths": dict.fromkeys(PATHS, STRING),
+    "stages": dict.fromkeys(STAGES, STRING),
 }
+# Keys that moved: the error for the old one says where to.
+MOVED = {"promotion.training_data": "paths.train_data"}
 REQUIRED = ("environments",)
 # The template's gate stages (raw_gate, feature_gate, model_gate in dvc.yaml) and the records they write.
 DEFAULT_REQUIRED_GATES = ("raw", "features", "model")
@@ -108,6 +121,7 @@ def load_config(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping of keys (see the modelrail.yaml reference)")
     _check(path, data, SCHEMA, "")
+    check_contract(path, data)
     for key in REQUIRED:
         if key not in data:
             raise ConfigError(f"{path}: key '{key}' is required")
@@ -120,11 +134,13 @@ def load_config(path: Path) -> dict:
             raise ConfigError(f"{where}: min is greater than max")
     _check_champion(path, data.get("gates", {}).get("model", {}).get("champion", {}))
     if "required" in data.get("gates", {}):
-        _check_required_gates(path, data["gates"]["required"])
-    _check_drift(path, data.get("drift", {}))
-    engine = data.get("gates", {}).get("data", {}).get("engine", ENGINES[0])
-    if engine not in ENGINES:
-        raise ConfigError(f"{path}: key 'gates.data.engine' must be one of {', '.join(ENGINES)}, got {engine!r}")
+        _check_required_gates(path, data["gates"]["required"], layout_of(data, path))
+    drift = data.get("drift", {})
+    _check_drift(path, drift)
+    for key, section in (("gates.data.engine", data.get("gates", {}).get("data", {})), ("drift.engine", drift)):
+        engine = section.get("engine", ENGINES[0])
+        if engine not in ENGINES:
+            raise ConfigError(f"{path}: key '{key}' must be one of {', '.join(ENGINES)}, got {engine!r}")
     for name in data.get("promotion", {}).get("reference_data", {}):
         if name not in data["environments"]:
             raise ConfigError(f"{path}: key 'promotion.reference_data.{name}': '{name}' is not an environment")
@@ -141,6 +157,8 @@ def _check(path: Path, value, schema, where: str) -> None:
                 _check(path, item, schema[ANY_KEY], key_path)
             elif key in schema:
                 _check(path, item, schema[key], key_path)
+            elif key_path in MOVED:
+                raise ConfigError(f"{path}: key '{key_path}' has moved to '{MOVED[key_path]}'")
             else:
                 raise ConfigError(f"{path}: unknown key '{key_path}' (allowed: {', '.join(schema)})")
     elif isinstance(schema, list):
@@ -171,8 +189,8 @@ def _check_environments(path: Path, environments: list[str]) -> None:
             raise ConfigError(f"{path}: key 'environments': '{name}' is listed twice")
 
 
-def _check_required_gates(path: Path, names: list[str]) -> None:
-    """Each required gate is a gate record that dvc.yaml (beside modelrail.yaml) writes: gates/<name>.json."""
+def _check_required_gates(path: Path, names: list[str], layout: Layout) -> None:
+    """Each required gate is a gate record that dvc.yaml (beside modelrail.yaml) writes: <paths.gates>/<name>.json."""
     if not names:
         raise ConfigError(f"{path}: key 'gates.required' must name at least one gate (e.g. raw, features, model)")
     for name in names:
@@ -182,17 +200,18 @@ def _check_required_gates(path: Path, names: list[str]) -> None:
     pipeline = path.parent / "dvc.yaml"
     if not pipeline.is_file():
         return
-    written = _gate_records_of(pipeline)
+    written = _gate_records_of(pipeline, layout)
     for name in names:
         if name not in written:
             raise ConfigError(
-                f"{path}: key 'gates.required': unknown gate '{name}': no stage of {pipeline} writes gates/{name}.json "
-                f"(gates there: {', '.join(sorted(written)) or 'none'}; fix: restore its stage or correct the name)"
+                f"{path}: key 'gates.required': unknown gate '{name}': no stage of {pipeline} writes "
+                f"{layout.gate_record(name)} (gates there: {', '.join(sorted(written)) or 'none'}; fix: restore its "
+                "stage, correct the name, or set paths.gates to the folder the gate stages write to)"
             )
 
 
-def _gate_records_of(pipeline: Path) -> set[str]:
-    """Names of the gate records (gates/<name>.json) that the stages of a dvc.yaml write."""
+def _gate_records_of(pipeline: Path, layout: Layout) -> set[str]:
+    """Names of the gate records (<paths.gates>/<name>.json) that the stages of a dvc.yaml write."""
     import yaml
 
     try:
@@ -204,7 +223,7 @@ def _gate_records_of(pipeline: Path) -> set[str]:
         outs = stage.get("outs") if isinstance(stage, dict) else None
         for out in outs or []:
             out_path = next(iter(out)) if isinstance(out, dict) else str(out)
-            if out_path.startswith("gates/") and out_path.endswith(".json"):
+            if layout.is_gate_record(out_path):
                 names.add(Path(out_path).stem)
     return names
 

@@ -7,6 +7,9 @@ when the Spark engine is chosen.
 
 from __future__ import annotations
 
+import os
+import sys
+
 from modelrail.errors import ConfigError
 
 PANDAS, SPARK = "pandas", "spark"
@@ -38,6 +41,10 @@ def spark_session(config: dict):
         raise ConfigError(f"engine 'spark' needs pyspark: {needs}") from None
 
     settings = config.get("spark", {})
+    # Python workers (drift counts on them) must run this interpreter, with its pyarrow and modelrail, not the first
+    # python3 on PATH; pyspark takes the workers' interpreter from this variable only (a cluster may set its own).
+    if "PYSPARK_PYTHON" not in os.environ:
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     builder = SparkSession.builder.appName("modelrail").master(settings.get("master", DEFAULT_MASTER))
     for key, value in {**DEFAULT_CONF, **settings.get("conf", {})}.items():
         builder = builder.config(key, value)

@@ -170,14 +170,17 @@ def digests(data: bytes) -> dict[str, str]:
     return {"md5": hashlib.md5(data).hexdigest(), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def file_digests(path: Path, chunk: int = 1 << 20) -> dict[str, str]:
-    """The same digests as `digests`, read in chunks so that a file larger than memory can be hashed."""
-    md5, sha256 = hashlib.md5(), hashlib.sha256()
+ALL_DIGESTS = ("md5", "sha256")
+
+
+def file_digests(path: Path, names: tuple[str, ...] = ALL_DIGESTS, chunk: int = 1 << 20) -> dict[str, str]:
+    """The same digests as `digests` (or only those `names`), read in chunks: a file larger than memory is hashed."""
+    hashes = {name: hashlib.new(name) for name in names}
     with path.open("rb") as handle:
         while block := handle.read(chunk):
-            md5.update(block)
-            sha256.update(block)
-    return {"md5": md5.hexdigest(), "sha256": sha256.hexdigest()}
+            for one in hashes.values():
+                one.update(block)
+    return {name: one.hexdigest() for name, one in hashes.items()}
 
 
 def folder_digest(folder: Path, files: list[Path]) -> dict[str, str]:
@@ -185,8 +188,10 @@ def folder_digest(folder: Path, files: list[Path]) -> dict[str, str]:
     return folder_digests(folder, files)[0]
 
 
-def folder_digests(folder: Path, files: list[Path]) -> tuple[dict[str, str], dict[Path, dict[str, str]]]:
-    """folder_digest, and each file's digests on the way (each file is read once)."""
-    each = {file: file_digests(file) for file in sorted(files)}
+def folder_digests(
+    folder: Path, files: list[Path], names: tuple[str, ...] = ALL_DIGESTS
+) -> tuple[dict[str, str], dict[Path, dict[str, str]]]:
+    """folder_digest, and each file's digests (`names`) on the way (each file is read once)."""
+    each = {file: file_digests(file, names) for file in sorted(files)}
     listing = "".join(f"{file.relative_to(folder)} {digest['sha256']}\n" for file, digest in each.items())
     return {"sha256": hashlib.sha256(listing.encode()).hexdigest()}, each

@@ -1,6 +1,7 @@
 """The identity of a model artifact, read from the model repo: the content and data hashes dvc.lock records, the run
-record train writes (models/run.json), the project's name and the commit. The one reader of dvc.lock and of the run
-record: the image labels, the registry tags, the release checks and the report all start here.
+record train writes (paths.run_record), the project's name and the commit. The one reader of dvc.lock and of the run
+record: the image labels, the registry tags, the release checks and the report all start here. Where the model, the
+run record, the data and the gate records are is the repo's layout (layout.py).
 """
 
 from __future__ import annotations
@@ -11,12 +12,7 @@ from pathlib import Path
 from modelrail.errors import ConfigError
 from modelrail.files import load_json_object, read_regular
 from modelrail.git import head
-
-MODEL_STAGE = "train"
-MODEL_DIR = "models/model"
-RUN_RECORD = "models/run.json"
-DATA_PREFIX = "data/"
-GATES_PREFIX = "gates/"
+from modelrail.layout import Layout, load_layout
 
 
 class NoArtifact(ConfigError):
@@ -44,30 +40,41 @@ def data_label(data: dict[str, str]) -> str:
     return " ".join(f"{path}={md5}" for path, md5 in sorted(data.items()))
 
 
-def read_identity(repo: Path) -> Identity:
-    """Model output hash, data hashes and gate-record hashes from `repo`'s dvc.lock."""
+def read_identity(repo: Path, layout: Layout) -> Identity:
+    """Model output hash, data hashes and gate-record hashes from `repo`'s dvc.lock, where `layout` says they are.
+
+    A stage or an output that the layout names and the pipeline does not have is a ConfigError naming the key; a
+    pipeline that keeps the layout but has not trained yet is NoArtifact."""
     lock_path = repo / "dvc.lock"
     stages = load_lock(lock_path).get("stages") or {}
-    stage = stages.get(MODEL_STAGE)
+    stage = stages.get(layout.train_stage)
     if not isinstance(stage, dict):
+        layout.require_train_stage(repo)
         raise NoArtifact(
-            f"{lock_path}: no stage '{MODEL_STAGE}': this commit holds no trained artifact (run `dvc repro`)"
+            f"{lock_path}: no stage '{layout.train_stage}': this commit holds no trained artifact (run `dvc repro`)"
         )
     outs = {str(out.get("path")): out.get("md5") for out in stage.get("outs", [])}
-    if not outs.get(MODEL_DIR):
-        raise NoArtifact(f"{lock_path}: stage '{MODEL_STAGE}' has no output '{MODEL_DIR}' with an md5")
+    layout.require_output("model", lock_path, list(outs))
+    model_md5 = outs[layout.model]
+    if not model_md5:
+        raise NoArtifact(f"{lock_path}: stage '{layout.train_stage}' has no md5 for its output '{layout.model}'")
     data: dict[str, str] = {}
     gates: dict[str, str] = {}
     for body in stages.values():
         for entry in [*body.get("deps", []), *body.get("outs", [])]:
             path, md5 = str(entry.get("path", "")), entry.get("md5")
-            if path.startswith(DATA_PREFIX) and md5:
+            if layout.is_data(path) and md5:
                 data[path] = md5.removesuffix(".dir")
         for entry in body.get("outs", []):
             path = str(entry.get("path", ""))
-            if path.startswith(GATES_PREFIX) and path.endswith(".json"):
+            if layout.is_gate_record(path):
                 gates[path] = entry.get("md5") or ""
-    return Identity(outs[MODEL_DIR].removesuffix(".dir"), data, gates, outs.get(RUN_RECORD), outs[MODEL_DIR])
+    if not data:
+        raise ConfigError(
+            f"{layout.key('data')}: no dependency or output in {lock_path} lies under it, so the artifact's identity "
+            "would name no data (fix: set paths.data to the folder the pipeline's data files are in)"
+        )
+    return Identity(model_md5.removesuffix(".dir"), data, gates, outs.get(layout.run_record), model_md5)
 
 
 def load_lock(path: Path) -> dict:
@@ -84,15 +91,16 @@ def load_lock(path: Path) -> dict:
     return data
 
 
-def read_run_record(repo: Path) -> tuple[dict, bytes]:
-    """models/run.json: the MLflow run train logged (run_id; registered_model and model_version once registered)."""
-    return load_json_object(repo / RUN_RECORD, "a run record", missing="no such file (run `dvc repro` first)")
+def read_run_record(repo: Path, layout: Layout) -> tuple[dict, bytes]:
+    """paths.run_record: the MLflow run train logged (run_id; registered_model and model_version once registered)."""
+    missing = f"no such file (run `dvc repro` first; {layout.key('run_record')} says train writes it here)"
+    return load_json_object(repo / layout.run_record, "a run record", missing=missing)
 
 
-def run_id(repo: Path) -> str | None:
+def run_id(repo: Path, layout: Layout) -> str | None:
     """The run record's run_id, or None when there is no readable one."""
     try:
-        value = read_run_record(repo)[0].get("run_id")
+        value = read_run_record(repo, layout)[0].get("run_id")
     except ConfigError:
         return None
     return value if isinstance(value, str) else None
@@ -128,6 +136,7 @@ class Artifact:
     git_sha: str
     model_version: str
     data_md5: dict[str, str] = field(default_factory=dict)
+    layout: Layout = field(default_factory=Layout)
 
     @property
     def tags(self) -> list[str]:
@@ -144,15 +153,19 @@ class Artifact:
 
 
 def load_artifact(repo: Path, model_version: str | None = None) -> Artifact:
-    """The artifact of the model repo at `repo` after `dvc repro`: its identity, with the model directory present."""
-    identity = read_identity(repo)
-    if not (repo / MODEL_DIR).is_dir():
-        raise ConfigError(f"{repo / MODEL_DIR}: no such model directory (run `dvc repro` or `dvc pull` first)")
+    """The artifact of the model repo at `repo` after `dvc repro`, in the layout its modelrail.yaml declares: its
+    identity, with the model directory present."""
+    layout = load_layout(repo)
+    identity = read_identity(repo, layout)
+    model = repo / layout.model
+    if not model.is_dir():
+        raise ConfigError(f"{model}: no such model directory (run `dvc repro` or `dvc pull` first)")
     return Artifact(
         repo=repo,
         project=project_name(repo),
         model_md5=identity.content_hash,
         git_sha=commit_sha(repo),
-        model_version=model_version or run_id(repo) or "unversioned",
+        model_version=model_version or run_id(repo, layout) or "unversioned",
         data_md5=identity.data,
+        layout=layout,
     )

@@ -9,7 +9,8 @@ from modelrail import report_sections as section
 from modelrail.errors import ConfigError
 from modelrail.files import write_atomic
 from modelrail.git import git_output
-from modelrail.identity import MODEL_DIR, read_identity, read_run_record
+from modelrail.identity import read_identity, read_run_record
+from modelrail.layout import Layout, load_layout
 from modelrail.pipeline import stale_outputs, written_since
 from modelrail.report_records import Gate, read_gates
 
@@ -32,13 +33,16 @@ class Report:
 def run(
     out: Path,
     base: str | None,
-    gates_dir: Path = Path("gates"),
+    gates_dir: Path | None = None,
     pipeline_outcome: str = "success",
     since: float | None = None,
 ) -> Report:
-    """Build the report from the gate records and DVC; write it to `out` and, in GitHub Actions, to the summary."""
+    """Build the report from the gate records and DVC; write it to `out` and, in GitHub Actions, to the summary.
+    The gate records, metrics, plots and model are where the repo's layout (modelrail.yaml `paths:`) says."""
     if pipeline_outcome not in ("success", "failure", "cancelled", "skipped"):
         raise ConfigError(f"--pipeline-outcome: '{pipeline_outcome}' is not success, failure, cancelled or skipped")
+    layout = load_layout(Path("."))
+    gates_dir = gates_dir or Path(layout.gates)
     stale = stale_outputs()
     base_rev = _resolve(base) if base else None
     gates = read_gates(gates_dir, stale, since, base_rev)
@@ -46,18 +50,18 @@ def run(
         raise ConfigError(f"{gates_dir}: no gate records (*.json) to report on (fix: run `dvc repro` first)")
     ran = [gate for gate in gates if gate.state != "not run"]
     passed = pipeline_outcome == "success" and bool(ran) and all(gate.state == "passed" for gate in ran)
-    model_uri, content_hash = _artifact(stale)
+    model_uri, content_hash = _artifact(stale, layout)
     lines = [MARKER, section.headline(passed, gates, pipeline_outcome), ""]
     lines += section.policy(base, base_rev)
     lines += section.context(base, base_rev, model_uri, content_hash)
     lines += section.failures(gates)
     lines += section.gate_table(gates)
     lines += section.champion(gates)
-    lines += section.metrics_diff(
-        base_rev, base, "metrics/metrics.json" in stale and not written_since("metrics/metrics.json", since)
-    )
+    metrics = layout.metrics
+    lines += section.metrics_diff(base_rev, base, metrics in stale and not written_since(metrics, since))
     lines += section.data_quality_diff(gates, base)
-    lines += section.roc_plot(base_rev, fresh="plots/roc.csv" not in stale or written_since("plots/roc.csv", since))
+    roc = f"{layout.plots}/roc.csv"
+    lines += section.roc_plot(base_rev, fresh=roc not in stale or written_since(roc, since), path=roc)
     markdown = "\n".join(lines).rstrip() + "\n"
     write_atomic(out, markdown)
     report = Report(passed, markdown, out, gates, model_uri, content_hash)
@@ -65,12 +69,12 @@ def run(
     return report
 
 
-def _artifact(stale: set[str]) -> tuple[str, str]:
+def _artifact(stale: set[str], layout: Layout) -> tuple[str, str]:
     """The model's MLflow URI (registered version if any) and its content hash in dvc.lock."""
-    if MODEL_DIR in stale:
+    if layout.model in stale:
         return "", ""
     try:
-        run, _ = read_run_record(Path("."))
+        run, _ = read_run_record(Path("."), layout)
     except ConfigError:
         return "", ""
     if run.get("registered_model") and run.get("model_version"):
@@ -78,7 +82,7 @@ def _artifact(stale: set[str]) -> tuple[str, str]:
     else:
         uri = f"runs:/{run.get('run_id', '')}/model"
     try:
-        content_hash = read_identity(Path(".")).lock_md5
+        content_hash = read_identity(Path("."), layout).lock_md5
     except ConfigError:
         content_hash = ""
     return uri, content_hash

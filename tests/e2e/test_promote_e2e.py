@@ -3,9 +3,9 @@
 A baked repo's real workflows run on this host against this checkout's actions: pull-request.yml (container gate
 included), publish.yml on a push to main, promote.yml on a push to staging or production. Real parts: the MLflow
 tracking server on PostgreSQL with MLflow's basic-auth (the model registry; pull-request runs get the `ci` user's
-credentials, which only read the registry, publish and promote the `release` user's), a DVC remote folder, a bare
-git `origin` (the promote job
-pushes its release commit there), the Docker engine of infra/, and an image registry of this module's own
+credentials, which only read the registry, publish and promote the `release` user's) keeping its artifacts in an
+object store bucket (SeaweedFS), the DVC remote in another bucket of that store, a bare git `origin` (the promote
+job pushes its release commit there), the Docker engine of infra/, and an image registry of this module's own
 (Debian's docker-registry on a free port) that the tests make read-only and kill without touching the registry
 other tests use. The tests are steps, run in file order: each builds on the releases the ones before it made, so after
 a failure the later steps fail at once naming it (the `steps` marker, tests/conftest.py).
@@ -32,7 +32,15 @@ import pytest
 import yaml
 from support import ROOT
 from support.repos import git, overlay_image
-from support.services import OWNER, act_executable, bake_for_act, modelrail_refs, require
+from support.services import (
+    DVC_BUCKET,
+    OWNER,
+    S3_CREDENTIALS,
+    act_executable,
+    bake_for_act,
+    modelrail_refs,
+    require,
+)
 from test_pull_request_e2e import dvc, set_params, sync, tool_env
 
 sys.path.insert(0, str(ROOT / "infra/act"))
@@ -112,7 +120,7 @@ class ImageRegistry:
 
 
 @pytest.fixture(scope="module")
-def world(mlflow_auth_server, docker_infra):
+def world(mlflow_auth_server, s3_stack, docker_infra):
     """A baked repo whose main ran its pipeline (pushed to git and DVC, its version registered) and its registry."""
     require(shutil.which("docker-registry") is not None, "docker-registry not installed (apt docker-registry)")
     from mlflow import MlflowClient
@@ -130,6 +138,8 @@ def world(mlflow_auth_server, docker_infra):
         package_name="promoted_model",
         mlflow_tracking_uri=mlflow_server,
         container_registry=f"{registry.addr}/{OWNER}",
+        dvc_remote=f"s3://{DVC_BUCKET}/{slug}",
+        dvc_remote_endpoint=s3_stack["endpoint"],
     )
     origin = tmp / "origin.git"
     git(tmp, "init", "-q", "--bare", str(origin))
@@ -186,6 +196,7 @@ def act(world, event: str, payload: dict, workflow: str):
             "DOCKER_CONFIG": str(world["tmp"] / "docker-config"),  # `docker login` writes here, not in ~/.docker
             "MODELRAIL_ACT_CHECKOUT_ROOT": str(world["tmp"] / "checkouts"),
             "MODELRAIL_PR_COMMENTS_DIR": str(world["tmp"] / "comments"),  # the sticky-comment stand-in's
+            **S3_CREDENTIALS,  # what the workflows' OIDC step would export, for `dvc pull` from the bucket
         },
         vars={
             "MLFLOW_TRACKING_URI": world["uri"],

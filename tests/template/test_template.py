@@ -108,6 +108,7 @@ def assert_pipeline_runs(repo: Path, task: str = "binary-classification") -> dic
     assert list(lock["stages"]) == STAGES
     for gate in ("raw", "features", "model"):
         assert json.loads((repo / f"gates/{gate}.json").read_text())["passed"] is True
+    assert_layout_matches_the_pipeline(repo, lock)
     metrics = json.loads((repo / "metrics/metrics.json").read_text())
     names, plots = TASK_OUTPUTS[task]
     assert set(metrics) == names
@@ -130,6 +131,25 @@ def assert_pipeline_runs(repo: Path, task: str = "binary-classification") -> dic
     models = client.search_logged_models(experiment_ids=[mlflow_run.info.experiment_id])
     assert models and models[0].source_run_id == run_id
     return lock
+
+
+def assert_layout_matches_the_pipeline(repo: Path, lock: dict) -> None:
+    """The layout the baked modelrail.yaml declares (what the modelrail commands read) is where the pipeline writes."""
+    from modelrail.identity import read_identity
+    from modelrail.layout import load_layout
+
+    layout = load_layout(repo)
+    outs = {out["path"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+    train_outs = {out["path"] for out in lock["stages"][layout.train_stage]["outs"]}
+    assert {layout.model, layout.run_record} <= train_outs
+    assert {layout.train_data, layout.test_data, layout.metrics} <= outs
+    assert {f"{layout.gates}/{name}.json" for name in ("raw", "features", "model")} <= outs
+    assert any(out.startswith(f"{layout.plots}/") for out in outs)
+    assert (repo / layout.prediction_suite).is_file() and (repo / layout.suites).is_dir()
+    params = yaml.safe_load((repo / "params.yaml").read_text())["data"]
+    assert (params["train"], params["test"]) == (layout.train_data, layout.test_data)
+    identity = read_identity(repo, layout)
+    assert params["raw"] in identity.data and len(identity.gate_outs) == 3
 
 
 def test_default_bake_is_a_working_repo(tmp_path):

@@ -20,6 +20,7 @@ import yaml
 from support.template import BIN, bake, dvc, run
 
 from modelrail.cli import main
+from modelrail.layout import Layout
 from modelrail.trust import integrity, verify
 
 GIT_ID = ["-c", "user.name=t", "-c", "user.email=t@t"]
@@ -123,6 +124,20 @@ def test_differences_name_the_check_and_the_column():
     old = {"passed": True, "checks": [{"name": "expect_min", "column": "age", "success": True}]}
     new = {"passed": False, "checks": [{"name": "expect_min", "column": "age", "success": False}]}
     assert verify._differences(old, new) == ["passed: true -> false", "checks[expect_min age].success: true -> false"]
+
+
+def test_the_plan_stops_at_the_layout_s_model_but_never_skips_a_gate():
+    stages = [
+        verify.Stage("prepare", "python prep.py", ["in/raw.csv"], ["in/train.csv"]),
+        verify.Stage("fit", "python fit.py", ["in/train.csv"], ["out/model"]),
+        verify.Stage("evaluate", "python ev.py", ["out/model"], ["out/metrics.json"]),
+        verify.Stage("model_gate", "modelrail gate model --metrics m.json", ["out/metrics.json"], ["g/m.json"]),
+    ]
+    names = [stage.name for stage in verify.plan(stages, Layout(model="out/model"))]
+    assert names == ["evaluate", "model_gate"]
+    # A pull request pointing paths.model at the gate's own record does not take the gate out of the re-derivation.
+    names = [stage.name for stage in verify.plan(stages, Layout(model="g/m.json"))]
+    assert names == ["prepare", "fit", "evaluate", "model_gate"]
 
 
 # ---------------------------------------------------------------- a baked repository after `dvc repro`

@@ -10,7 +10,7 @@ from pathlib import Path
 from modelrail.container import engine as docker_engine
 from modelrail.container import wheelhouse
 from modelrail.errors import ConfigError, ContainerError
-from modelrail.identity import MODEL_DIR, Artifact, load_artifact
+from modelrail.identity import Artifact, load_artifact
 from modelrail.trust.integrity import require_outputs_match_lock
 
 
@@ -53,8 +53,8 @@ def run(
     artifact = load_artifact(repo, model_version)
     client = docker_engine.connect()
     # The model comes from the DVC remote, which anyone who can push to it can overwrite: build only dvc.lock's.
-    require_outputs_match_lock(repo, [MODEL_DIR])
-    wheelhouse.build(repo, repo / MODEL_DIR, progress=progress)
+    require_outputs_match_lock(repo, [artifact.layout.model])
+    wheelhouse.build(repo, repo / artifact.layout.model, progress=progress)
     start = time.monotonic()
     stream = client.api.build(
         path=str(repo),

@@ -16,7 +16,7 @@ from pathlib import Path
 from modelrail.container import engine as docker_engine
 from modelrail.container.image_registry import image_registry, image_repository, registry_digest
 from modelrail.errors import ContainerError
-from modelrail.identity import MODEL_DIR, load_artifact
+from modelrail.identity import load_artifact
 from modelrail.trust.integrity import require_outputs_match_lock
 
 
@@ -48,7 +48,7 @@ def run(repo: Path, image: str | None = None, registry: str | None = None, progr
     artifact = load_artifact(repo)
     repository = image_repository(repo, image_registry(repo, registry))
     client = docker_engine.connect()
-    require_outputs_match_lock(repo, [MODEL_DIR])
+    require_outputs_match_lock(repo, [artifact.layout.model])
     existing = registry_digest(client, f"{repository}:{artifact.model_tag}")
     if existing:
         return PushResult(repository, [artifact.model_tag], existing, image_id="", skipped=True)

@@ -15,11 +15,12 @@ the record states for each column how far it can be from the exact distance (`ks
 from __future__ import annotations
 
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelrail.data_files import Table, data_set_files, iter_batches, load_table
+from modelrail.engines import SPARK, choose
 from modelrail.errors import ConfigError, DataError
 from modelrail.files import file_digests, folder_digest, folder_digests
 from modelrail.gates import drift_profile
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 
 TOOLS = ("pandas", "pyarrow", "numpy", "great_expectations")
 BATCH_ROWS = 262_144
+# The record names the data it compared by sha256 alone: the current data can be many GB, and md5 (DVC's hash, which
+# promotion checks against dvc.lock before drift runs) would cost 2.5x sha256's time again on every byte.
+DIGESTS = ("sha256",)
 
 
 @dataclass
@@ -56,12 +60,15 @@ def run(
     summary_path: Path,
     save_profile: Path | None = None,
     batch_rows: int = BATCH_ROWS,
+    engine: str | None = None,
 ) -> DriftResult:
     """Compare current with reference column by column, run the suite on current; write the record either way.
 
-    `reference` is data (a file or folder) or a profile saved earlier with `save_profile`.
+    `reference` is data (a file or folder) or a profile saved earlier with `save_profile`. `engine` counts the
+    current data (pandas or spark; default: `drift.engine` of the config, else pandas).
     """
     settings = load_settings(config_path)
+    settings = replace(settings, engine=choose(engine, settings.config, "drift"))
     suite = None
     if suite_path is not None:
         from modelrail.gates.suites import load_suite
@@ -71,6 +78,7 @@ def run(
     # the reference's profile is built and the current data is counted (hashlib releases the GIL).
     hashed = _in_background(_current_digests, current)
     inputs: dict = {"limits": settings.limits, "bins": settings.bins, "config": settings.source}
+    inputs["engine"] = settings.engine
     checks: list[Check] = []
     compared: list[ColumnDrift] = []
     profile = None
@@ -110,7 +118,7 @@ def run(
         inputs=inputs,
         record_path=record_path,
         summary_path=summary_path,
-        tools=TOOLS,
+        tools=(*TOOLS, "pyspark") if settings.engine == SPARK else TOOLS,
         columns=tuple(compared),
     )
     publish(result, render_details(result.columns, result.inputs, record_path, settings, notes))
@@ -130,7 +138,7 @@ def reference_profile(reference: Path, bins: int, batch_rows: int) -> tuple[dict
 
 def _digests(path: Path) -> dict:
     files = data_set_files(path)
-    return folder_digest(path, files) if path.is_dir() else file_digests(path)
+    return folder_digest(path, files) if path.is_dir() else file_digests(path, DIGESTS)
 
 
 def load_data(path: Path) -> Table:
@@ -187,14 +195,27 @@ def _in_background(function, *args) -> Future:
 
 def _current_digests(current: Path) -> tuple[dict, dict]:
     if current.is_dir():
-        return folder_digests(current, data_set_files(current))
-    return file_digests(current), {}
+        return folder_digests(current, data_set_files(current), DIGESTS)
+    return file_digests(current, DIGESTS), {}
 
 
 def _stream(
     profile: dict, reference: Path, current: Path, settings: Settings, batch_rows: int
 ) -> tuple[list[Check], list[ColumnDrift], list[str], dict[Path, int]]:
     wanted = [name for name in profile["columns"] if name not in settings.exclude]
+    if settings.engine == SPARK:
+        from modelrail.gates import drift_spark
+
+        columns, present, files = drift_spark.count(profile, wanted, current, settings)
+    else:
+        columns, present, files = _count(wanted, profile, current, batch_rows)
+    return (*_verdicts(profile, columns, present, reference, current, settings), files)
+
+
+def _count(
+    wanted: list[str], profile: dict, current: Path, batch_rows: int
+) -> tuple[dict[str, ColumnCounts], list[str], dict[Path, int]]:
+    """Counts per reference column, batch by batch in this process; the current data's columns; its rows per file."""
     columns = {name: ColumnCounts(name, profile["columns"][name]) for name in wanted}
     first: tuple[Path, list[str]] | None = None
     files: dict[Path, int] = {}
@@ -214,7 +235,18 @@ def _stream(
                 column.add(batch.column(name))
     if first is None:
         raise DataError(f"{current}: has a header but no rows")
-    present = first[1]
+    return columns, first[1], files
+
+
+def _verdicts(
+    profile: dict,
+    columns: dict[str, ColumnCounts],
+    present: list[str],
+    reference: Path,
+    current: Path,
+    settings: Settings,
+) -> tuple[list[Check], list[ColumnDrift], list[str]]:
+    """One check per compared column (plus one per column with non-finite numbers) and the report's notes."""
     checks: list[Check] = []
     compared: list[ColumnDrift] = []
     for name, column in columns.items():
@@ -244,7 +276,7 @@ def _stream(
         notes.append(f"Not compared (not in the reference): {', '.join(unexpected)}.")
     if settings.exclude:
         notes.append(f"Excluded by drift.exclude: {', '.join(settings.exclude)}.")
-    return checks, compared, notes, files
+    return checks, compared, notes
 
 
 def _to_check(column: ColumnDrift, current: Path) -> Check:

@@ -4,7 +4,7 @@ thresholds they are held to (modelrail.yaml `drift:`). drift.py says why these m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,9 @@ class Settings:
     exclude: list[str]
     columns: dict[str, dict]
     source: str
+    # Where the current data is counted (`drift.engine`), and the whole modelrail.yaml (the Spark engine's `spark:`).
+    engine: str = "pandas"
+    config: dict = field(default_factory=dict)
 
     def limits_for(self, column: str) -> dict:
         return {**self.limits, **self.columns.get(column, {})}
@@ -76,11 +79,12 @@ class ColumnDrift:
 
 def load_settings(config_path: Path | None) -> Settings:
     """The `drift:` section of modelrail.yaml (validated by config.load_config), or the defaults without one."""
-    drift: dict = {}
+    config: dict = {}
     if config_path is not None:
         from modelrail.config import load_config
 
-        drift = load_config(config_path).get("drift", {})
+        config = load_config(config_path)
+    drift = config.get("drift", {})
     limits = {key: drift.get(key, default) for key, default in DEFAULT_LIMITS.items()}
     return Settings(
         limits=limits,
@@ -88,6 +92,8 @@ def load_settings(config_path: Path | None) -> Settings:
         exclude=list(drift.get("exclude", [])),
         columns=dict(drift.get("columns", {})),
         source=str(config_path) if config_path is not None else "defaults",
+        engine=drift.get("engine", "pandas"),
+        config=config,
     )
 
 
@@ -146,6 +152,28 @@ class ColumnCounts:
                 self.unseen += count
                 if len(self.examples) < EXAMPLES:
                     self.examples.append(key[:40])
+
+    def state(self) -> dict:
+        """The counts so far, as JSON: what a Spark partition sends back to the driver (drift_spark.py)."""
+        state = {"rows": self.rows, "missing": self.missing, "nonfinite": self.nonfinite, "mismatch": self.mismatch}
+        if self.profile["kind"] == "continuous":
+            return {**state, "fine_counts": self.fine_counts.tolist()}
+        return {**state, "counts": self.counts, "other": self.other, "unseen": self.unseen, "examples": self.examples}
+
+    def merge(self, state: dict) -> None:
+        """Add another part's counts (its `state()`): counting parts apart and merging equals counting them in one."""
+        self.rows += state["rows"]
+        self.missing += state["missing"]
+        self.nonfinite += state["nonfinite"]
+        self.mismatch = self.mismatch or state["mismatch"]
+        if self.profile["kind"] == "continuous":
+            self.fine_counts += state["fine_counts"]
+            return
+        for key, count in state["counts"].items():
+            self.counts[key] += count
+        self.other += state["other"]
+        self.unseen += state["unseen"]
+        self.examples = (self.examples + state["examples"])[:EXAMPLES]
 
     def result(self, settings: Settings) -> ColumnDrift:
         profile, limits = self.profile, settings.limits_for(self.name)

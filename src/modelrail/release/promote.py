@@ -12,13 +12,12 @@ from pathlib import Path
 from modelrail import model_registry
 from modelrail.container.image_registry import image_repository, registry_digest
 from modelrail.errors import ConfigError, Refused
+from modelrail.layout import Layout, layout_of
 from modelrail.model_registry import first_line
 from modelrail.release import environment, image_tags, records, steps
 from modelrail.release.lock import EnvironmentLock
 from modelrail.release.overlay import render_overlay
 from modelrail.release.steps import Options, ReleaseResult
-
-DEFAULT_TRAINING_DATA = "data/prepared/train.csv"
 
 
 def run(
@@ -27,11 +26,12 @@ def run(
     """Promote HEAD's artifact to `env`; a Refused error changes nothing, a ReleaseFailed one says what to re-run."""
     config = steps.release_config(repo, env)
     config_path, environments = repo / "modelrail.yaml", config["environments"]
+    layout = layout_of(config, config_path)
     if approved_sha:
         environment.require_approved(repo, env, approved_sha)
     code_sha = environment.head_sha(repo)
-    identity = records.artifact_identity(repo)
-    gates = records.check_gate_records(repo, identity, records.required_gates(config))
+    identity = records.artifact_identity(repo, layout)
+    gates = records.check_gate_records(repo, identity, records.required_gates(config), layout)
     rejected = environment.rejection(repo, environments, identity.content_hash)
     if rejected and not options.allow_rejected:
         raise Refused(
@@ -63,8 +63,8 @@ def run(
         content = identity.content_hash
         return ReleaseResult(env, kind, number, content, changed=bool(commit), record=current, commit=commit)
 
-    _require_content(repo, config, env)
-    drift = _drift_gate(repo, config, config_path, env)
+    _require_content(repo, config, layout, env)
+    drift = _drift_gate(repo, config, layout, env)
     actor = steps.actor()
     with EnvironmentLock(registry_, env, actor):
         client = digest = None
@@ -180,30 +180,31 @@ def _already_released(registry, env, number, identity, current, repository) -> b
     return registry_digest(docker_engine.connect(), f"{repository}:{env}") == image.get("digest")
 
 
-def _require_content(repo: Path, config: dict, env: str) -> None:
+def _require_content(repo: Path, config: dict, layout: Layout, env: str) -> None:
     """Refuse unless the model and the data the drift gate reads hash to dvc.lock: `dvc pull` checks out whatever
     bytes the DVC remote holds, and a release vouches for dvc.lock's content, not the remote's."""
-    from modelrail.identity import MODEL_DIR
     from modelrail.trust.integrity import require_outputs_match_lock
 
-    promotion = config.get("promotion", {})
-    reference = promotion.get("reference_data", {}).get(env)
-    wanted = [MODEL_DIR, promotion.get("training_data", DEFAULT_TRAINING_DATA), *([reference] if reference else [])]
+    reference = config.get("promotion", {}).get("reference_data", {}).get(env)
+    wanted = [layout.model, layout.train_data, *([reference] if reference else [])]
     require_outputs_match_lock(repo, wanted, only_tracked=True)
 
 
-def _drift_gate(repo: Path, config: dict, config_path: Path, env: str) -> dict | None:
-    """Training data against the environment's reference data, thresholds from `drift:`; None without a reference."""
-    promotion = config.get("promotion", {})
-    reference = promotion.get("reference_data", {}).get(env)
+def _drift_gate(repo: Path, config: dict, layout: Layout, env: str) -> dict | None:
+    """Training data (paths.train_data) against the environment's reference data, thresholds from `drift:`; None
+    without a reference."""
+    reference = config.get("promotion", {}).get("reference_data", {}).get(env)
     if not reference:
         return None
     from modelrail.gates import drift
 
-    training = repo / promotion.get("training_data", DEFAULT_TRAINING_DATA)
-    for path in (training, repo / reference):
+    config_path = repo / "modelrail.yaml"
+    training = repo / layout.train_data
+    for path, declared in ((training, layout.key("train_data")), (repo / reference, f"promotion.reference_data.{env}")):
         if not path.exists():
-            raise ConfigError(f"{path}: no such data (fix: `dvc pull` it before promoting; promotion never retrains)")
+            raise ConfigError(
+                f"{path}: no such data (fix: `dvc pull` it before promoting; promotion never retrains) ({declared})"
+            )
     record = repo / "build" / "promote" / f"drift-{env}.json"
     result = drift.run(training, repo / reference, None, config_path, record, record.with_suffix(".md"))
     if not result.passed:

@@ -7,12 +7,13 @@ from pathlib import Path
 from modelrail.errors import ConfigError, Refused
 from modelrail.files import load_json_object
 from modelrail.identity import Identity, NoArtifact, read_identity
+from modelrail.layout import Layout
 
 
-def artifact_identity(repo: Path) -> Identity:
+def artifact_identity(repo: Path, layout: Layout) -> Identity:
     """The commit's artifact identity; a commit without a trained artifact is refused (exit 1), not misconfigured."""
     try:
-        return read_identity(repo)
+        return read_identity(repo, layout)
     except NoArtifact as exc:
         raise Refused(str(exc)) from None
 
@@ -30,13 +31,13 @@ def md5_of(path: Path) -> str:
     return digests(path.read_bytes())["md5"]
 
 
-def check_gate_records(repo: Path, identity: Identity, required: list[str]) -> dict[str, dict]:
+def check_gate_records(repo: Path, identity: Identity, required: list[str], layout: Layout) -> dict[str, dict]:
     """Every required gate has a record in dvc.lock; every record dvc.lock lists exists, is the one dvc.lock
     hashed (same pipeline run) and passed."""
     if not identity.gate_outs:
         raise Refused(
-            f"{repo / 'dvc.lock'}: no gate record (gates/*.json) among the outputs: nothing proves the gates ran "
-            f"(required: {', '.join(required)})"
+            f"{repo / 'dvc.lock'}: no gate record ({layout.gates}/*.json) among the outputs: nothing proves the gates "
+            f"ran (required: {', '.join(required)}; {layout.key('gates')} is where the gate stages write them)"
         )
     results: dict[str, dict] = {}
     problems: list[str] = []
@@ -44,9 +45,9 @@ def check_gate_records(repo: Path, identity: Identity, required: list[str]) -> d
     for name in required:
         if name not in recorded:
             problems.append(
-                f"gates/{name}.json: the required gate '{name}' (modelrail.yaml gates.required) has no record in "
-                "dvc.lock: its stage did not run for this artifact (fix: restore the gate stage in dvc.yaml and "
-                "`dvc repro`)"
+                f"{layout.gate_record(name)}: the required gate '{name}' (modelrail.yaml gates.required) has no "
+                "record in dvc.lock: its stage did not run for this artifact (fix: restore the gate stage in dvc.yaml "
+                "and `dvc repro`)"
             )
     for path, expected in sorted(identity.gate_outs.items()):
         file = repo / path

@@ -1,10 +1,10 @@
 """`modelrail register`: register the trained model as a version of the registered model, tagged with its identity.
 
 Runs on main (the publish workflow), never in a pull request: pull-request jobs may log runs to the experiment but
-only read the registry. train records its MLflow run in models/run.json (hashed by dvc.lock, which ties the run to
-this model output); this command makes a version of `mlflow.registered_model` from that run's logged model and tags
-it with the identity promotion resolves by (content hash, data hashes). Idempotent: a version already tagged with
-this identity is reused.
+only read the registry. train records its MLflow run in the run record (paths.run_record, an output of the train
+stage that dvc.lock hashes, which ties the run to this model output); this command makes a version of
+`mlflow.registered_model` from that run's logged model and tags it with the identity promotion resolves by (content
+hash, data hashes). Idempotent: a version already tagged with this identity is reused.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from modelrail import model_registry
 from modelrail.config import load_config
 from modelrail.errors import ConfigError
 from modelrail.files import load_json_object
-from modelrail.identity import RUN_RECORD, commit_sha, read_run_record
+from modelrail.identity import commit_sha, read_run_record
+from modelrail.layout import layout_of
 from modelrail.model_registry import first_line
 from modelrail.release import records
 
@@ -34,12 +35,20 @@ class RegisterResult:
 
 
 def run(repo: Path) -> RegisterResult:
-    """Register the model logged by the run of models/run.json (or reuse the version with this identity); tag it."""
-    config = load_config(repo / "modelrail.yaml")
-    identity = records.artifact_identity(repo)
-    run_path = repo / RUN_RECORD
-    run_record, _ = read_run_record(repo)
-    if identity.run_record_md5 and records.md5_of(run_path) != identity.run_record_md5:
+    """Register the model logged by the run of the run record (or reuse the version with this identity); tag it."""
+    config_path = repo / "modelrail.yaml"
+    config = load_config(config_path)
+    layout = layout_of(config, config_path)
+    identity = records.artifact_identity(repo, layout)
+    run_path = repo / layout.run_record
+    if identity.run_record_md5 is None:
+        # Unhashed, the run record could name any run: the version registered would not be the model dvc.lock holds.
+        raise ConfigError(
+            f"{layout.key('run_record')}: stage '{layout.train_stage}' in {repo / 'dvc.lock'} has no such output with "
+            "an md5 (fix: make train write its run record there, as an output of that stage)"
+        )
+    run_record, _ = read_run_record(repo, layout)
+    if records.md5_of(run_path) != identity.run_record_md5:
         raise ConfigError(f"{run_path}: not the run record dvc.lock hashed for this model (run `dvc repro` again)")
     run_id = run_record.get("run_id")
     if not run_id:

@@ -13,17 +13,44 @@ from pathlib import Path
 
 CONFIG = "modelrail.yaml"
 PIPELINE = "dvc.yaml"
-SUITES = "expectations"
 GATE_COMMAND = "modelrail gate"
+# The layout's sections: moving where the gates read (the model, the records, the suites) changes what they check.
+LAYOUT_SECTIONS = ("paths", "stages")
 
 
 def changes(base_rev: str, repo: Path = Path(".")) -> list[str]:
-    """One line per change of gate policy from `base_rev` to the work tree (thresholds, champion, suites, stages)."""
-    lines = _config_changes(_yaml(_show(repo, base_rev, CONFIG)), _yaml(_read(repo / CONFIG)))
+    """One line per change of gate policy from `base_rev` to the work tree (thresholds, champion, layout, suites,
+    stages). Suites are compared by name, each side in the folder its own `paths.suites` names."""
+    config_before, config_after = _yaml(_show(repo, base_rev, CONFIG)), _yaml(_read(repo / CONFIG))
+    lines = _config_changes(config_before, config_after) + _layout_changes(config_before, config_after)
     lines += _stage_changes(_yaml(_show(repo, base_rev, PIPELINE)), _yaml(_read(repo / PIPELINE)))
-    for name in sorted(set(_listing(repo, base_rev)) | {p.name for p in (repo / SUITES).glob("*.json")}):
-        before, after = _json(_show(repo, base_rev, f"{SUITES}/{name}")), _json(_read(repo / SUITES / name))
-        lines += _suite_changes(f"{SUITES}/{name}", before, after)
+    suites_before, suites_after = _suites(config_before), _suites(config_after)
+    names = set(_listing(repo, base_rev, suites_before)) | {p.name for p in (repo / suites_after).glob("*.json")}
+    for name in sorted(names):
+        before = _json(_show(repo, base_rev, f"{suites_before}/{name}"))
+        after = _json(_read(repo / suites_after / name))
+        lines += _suite_changes(f"{suites_after}/{name}", before, after)
+    return lines
+
+
+def _suites(config: dict) -> str:
+    """The suites folder a (not yet validated) modelrail.yaml declares; the default when it declares none."""
+    from modelrail.layout import PATHS
+
+    value = (config.get("paths") or {}).get("suites") if isinstance(config.get("paths"), dict) else None
+    return value if isinstance(value, str) and value.strip() else PATHS["suites"]
+
+
+def _layout_changes(before: dict, after: dict) -> list[str]:
+    lines = []
+    for section in LAYOUT_SECTIONS:
+        old = before.get(section) if isinstance(before.get(section), dict) else {}
+        new = after.get(section) if isinstance(after.get(section), dict) else {}
+        for key in sorted(set(old) | set(new), key=str):
+            if old.get(key) != new.get(key):
+                what = f"{section}.{key}"
+                was, now = (_text(v) if v is not None else "(default)" for v in (old.get(key), new.get(key)))
+                lines.append(f"`{CONFIG}`: layout `{what}` {was} -> {now}")
     return lines
 
 
@@ -139,9 +166,9 @@ def _show(repo: Path, rev: str, path: str) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def _listing(repo: Path, rev: str) -> list[str]:
+def _listing(repo: Path, rev: str, folder: str) -> list[str]:
     proc = subprocess.run(
-        ["git", "ls-tree", "--name-only", f"{rev}:{SUITES}"], cwd=repo, capture_output=True, text=True, check=False
+        ["git", "ls-tree", "--name-only", f"{rev}:{folder}"], cwd=repo, capture_output=True, text=True, check=False
     )
     return [name for name in proc.stdout.split() if name.endswith(".json")] if proc.returncode == 0 else []
 

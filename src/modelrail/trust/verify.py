@@ -24,7 +24,7 @@ from pathlib import Path
 from modelrail.errors import ConfigError
 from modelrail.files import write_atomic
 from modelrail.gates.records import Check, GateResult, publish
-from modelrail.identity import MODEL_DIR
+from modelrail.layout import Layout, load_layout
 
 GATE_COMMAND = ("modelrail", "gate")
 # Fields of a gate record that differ between two honest runs of the same gate on the same content.
@@ -88,8 +88,9 @@ def _ordered(stages: list[Stage]) -> list[Stage]:
     return done
 
 
-def plan(stages: list[Stage], only: list[str] | None = None) -> list[Stage]:
-    """The gate stages (or `only`) and every stage upstream of them, stopping at the one that trains the model."""
+def plan(stages: list[Stage], layout: Layout, only: list[str] | None = None) -> list[Stage]:
+    """The gate stages (or `only`) and every stage upstream of them, stopping at the one that trains the model (the
+    one writing `paths.model`). A gate stage is never skipped, whatever the layout says."""
     by_name = {stage.name: stage for stage in stages}
     for name in only or []:
         if name not in by_name:
@@ -104,7 +105,7 @@ def plan(stages: list[Stage], only: list[str] | None = None) -> list[Stage]:
     queue = list(targets)
     while queue:
         stage = by_name[queue.pop()]
-        if stage.name in wanted or MODEL_DIR in stage.outs:
+        if stage.name in wanted or (layout.model in stage.outs and not stage.is_gate):
             continue
         wanted.add(stage.name)
         queue += [producer[dep].name for dep in stage.deps if dep in producer]
@@ -128,7 +129,7 @@ def run(
     inputs: dict = {"outputs": {item.path: item.md5 for item in checked}, "stages": []}
     if not mismatches:
         checks.append(Check("integrity", True, f"{len(checked)} DVC-tracked outputs hash to dvc.lock"))
-        stages = plan(load_stages(repo), only)
+        stages = plan(load_stages(repo), load_layout(repo), only)
         inputs["stages"] = [stage.name for stage in stages]
         checks += _rederive(repo, stages)
     result = GateResult("verify", checks, inputs, record_path, summary_path, tools=("dvc",))
