@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from support import ROOT
-from support.template import BIN, bake, dvc, run
+from support.template import BIN, bake, dvc, modelrail, run
 
 pytestmark = pytest.mark.bake
 
@@ -263,8 +264,9 @@ def test_rejected_answers_stop_with_an_error_and_write_nothing(tmp_path, answers
     assert not list((tmp_path / "out").glob("*")), "a rejected bake left files behind"
 
 
-def test_multiclass_bake_runs_its_pipeline(tmp_path):
-    """Three classes (scikit-learn's wine): macro metrics, micro-averaged curves, a stratified split."""
+def test_multiclass_bake_runs_its_pipeline_and_smokes_its_image(tmp_path, docker_infra):
+    """Three classes (scikit-learn's wine): macro metrics, micro-averaged curves, a stratified split; its image
+    serves its model, and the smoke gate tells it from the same model with its classes relabelled."""
     repo = bake(tmp_path, task="multiclass-classification")
     assert repo.name == "wine-classifier"
     assert_static_checks(repo, "wine_classifier", "wine.csv")
@@ -272,6 +274,59 @@ def test_multiclass_bake_runs_its_pipeline(tmp_path):
     suite = json.loads((repo / "expectations/predictions.json").read_text())
     assert {"column": "prediction", "value_set": [0, 1, 2]} in [e["kwargs"] for e in suite["expectations"]]
     assert_no_breast_cancer_words(repo)
+    assert_image_smokes(repo, docker_infra, relabelled(repo / "models/model", tmp_path / "relabelled"))
+
+
+def relabelled(model_dir: Path, copy: Path) -> Path:
+    """A copy of a classifier's MLflow model whose classes are rotated: the same trees, other answers."""
+    import numpy as np
+    import skops.io
+
+    shutil.copytree(model_dir, copy)
+    model_file = copy / "model.skops"
+    model = skops.io.load(model_file, trusted=skops.io.get_untrusted_types(file=model_file))
+    model.classes_ = np.roll(model.classes_, 1)
+    skops.io.dump(model, model_file)
+    return copy
+
+
+def assert_image_smokes(repo: Path, engine: dict, other_model: Path) -> None:
+    """Build the bake's serving image on the real engine and run its container smoke gate, which must pass; the
+    answers the image gave would not match `other_model`, so the gate tells the model it serves from another one.
+    The image is removed after: on vfs every layer is a full copy of the file system.
+
+    The Dockerfile, requirements and wheelhouse are the same for every task kind, so the engine's layer cache (the
+    session's earlier builds: tests/container's binary image) holds every layer but the model's.
+    """
+    import docker
+    import mlflow.pyfunc
+    import pandas as pd
+
+    from modelrail.container import smoke as container_smoke
+
+    proc = modelrail(repo, "containerize", "build", "--base-image", engine["MODELRAIL_BASE_IMAGE"])
+    image_id = proc.stdout.strip().splitlines()[-1].split()[1]
+    try:
+        smoke = modelrail(repo, "containerize", "smoke", "--image", image_id, check=False)
+    finally:
+        docker.from_env().images.remove(image_id, force=True)
+    record = json.loads((repo / "gates/container.json").read_text())
+    assert smoke.returncode == 0 and record["passed"] is True, smoke.stdout + smoke.stderr
+    model_dir = repo / "models/model"
+    sample = container_smoke.golden_sample(
+        repo / "data/prepared/test.csv", container_smoke.signature_inputs(model_dir), 50
+    )
+    checks = {check["name"]: check for check in record["checks"]}
+    assert {"healthy", "predictions match the in-process model", "survives malformed requests"} <= set(checks)
+    assert checks["predictions match the in-process model"]["details"]["rows"] == len(sample) > 0
+    assert record["inputs"]["image"]["id"] == image_id
+
+    # A second container start only to see the comparison fail costs a minute on vfs: the gate's own comparison of
+    # the answers the image gave (written by the gate) against the other model's predictions for the same rows.
+    served = pd.read_csv(repo / "build/containerize/predictions.csv")
+    other = container_smoke.as_frame(mlflow.pyfunc.load_model(str(other_model)).predict(sample))
+    mismatch = container_smoke.compare(served, other, 1e-6)
+    assert not mismatch.success and "predictions differ, e.g. row" in mismatch.message, mismatch
 
 
 def assert_no_breast_cancer_words(repo: Path) -> None:
@@ -301,9 +356,9 @@ def build_estimator(params: dict[str, Any]):
 """
 
 
-def test_regression_bake_with_its_own_file_and_label_column(tmp_path):
+def test_regression_bake_with_its_own_file_and_label_column(tmp_path, docker_infra):
     """Regression on a data set and label column of the user's naming: every name is written once, in params.yaml;
-    renaming the file is that one edit; another estimator is model.py alone."""
+    renaming the file is that one edit; another estimator is model.py alone, and its image passes the smoke gate."""
     repo = bake(tmp_path, task="regression", dataset="patients_2024.csv", target="disease_marker")
     assert_static_checks(repo, "diabetes_progression", "patients_2024.csv")
     # Where each name may appear: params.yaml configures it; DVC's pointer and ignore file and the recorded bake
@@ -336,6 +391,7 @@ def test_regression_bake_with_its_own_file_and_label_column(tmp_path):
 
     # Another estimator through model.py alone: the pipeline retrains from `train` on and stays green.
     before = json.loads((repo / "metrics/metrics.json").read_text())
+    forest = shutil.copytree(repo / "models/model", tmp_path / "forest")
     (repo / "src/diabetes_progression/model.py").write_text(RIDGE.lstrip())
     out = dvc(repo, "repro").stdout
     assert "Stage 'prepare' didn't change" in out and "Running stage 'train'" in out
@@ -346,3 +402,8 @@ def test_regression_bake_with_its_own_file_and_label_column(tmp_path):
         "Ridge" in p.read_text(errors="ignore") for p in (repo / "models/model").rglob("*") if p.is_file()
     )
     run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], repo)
+    # The image is labelled with the commit it comes from, and built from the .dvc files git tracks: commit first.
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "Ridge on cohort.csv"], repo)
+    # The image serves the swapped model: the gate passes, and the forest it replaced would not pass as its reference.
+    assert_image_smokes(repo, docker_infra, forest)
