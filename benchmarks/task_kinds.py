@@ -10,6 +10,7 @@ is filled before its build is timed. Start to healthy is the median of a few sta
 Each kind's image is removed after its starts (vfs keeps a full copy of the file system per layer). Needs the
 engine of infra/ (this script runs infra/docker-up.sh). Usage:
     .venv/bin/python benchmarks/task_kinds.py [--starts 3]
+    .venv/bin/python benchmarks/task_kinds.py --bakes 5   # the bake step alone: 5 bakes per kind, kinds alternating
 """
 
 from __future__ import annotations
@@ -99,10 +100,34 @@ def image_figures(client, repo: Path, base: str, starts: int) -> dict[str, float
     return figures
 
 
+def bakes_only(repeat: int) -> None:
+    """The bake step alone, `repeat` times per kind in turn (a one-second step: one sample says little); medians."""
+    from cookiecutter.main import cookiecutter
+
+    work = Path(tempfile.mkdtemp(prefix="modelrail-bench-bakes-"))
+    samples: dict[str, list[float]] = {task: [] for task in TASKS}
+    for round_ in range(repeat):
+        for task in TASKS:
+            start_time = time.perf_counter()
+            output = str(work / f"{task}-{round_}")
+            cookiecutter(str(ROOT), no_input=True, output_dir=output, extra_context={"task": task})
+            samples[task].append(time.perf_counter() - start_time)
+    base_seconds = statistics.median(samples[TASKS[0]])
+    for task in TASKS:
+        median = statistics.median(samples[task])
+        values = ", ".join(f"{value:.2f}" for value in samples[task])
+        print(f"{task:<28} bake median {median:.2f} s ({median / base_seconds:.2f}x)  samples: {values}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=3, help="start-to-healthy samples per kind (default: 3)")
-    starts = parser.parse_args().starts
+    parser.add_argument("--bakes", type=int, help="only time this many bakes per kind, the kinds alternating")
+    options = parser.parse_args()
+    if options.bakes:
+        return bakes_only(options.bakes)
+    starts = options.starts
     from modelrail.container import engine as docker_engine
 
     work = Path(tempfile.mkdtemp(prefix="modelrail-bench-tasks-"))
