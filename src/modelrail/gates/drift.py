@@ -76,7 +76,7 @@ def run(
         suite = load_suite(suite_path)
     # Hashing the current data for the record reads it a second time: started now, it runs in a second thread while
     # the reference's profile is built and the current data is counted (hashlib releases the GIL).
-    hashed = _in_background(_current_digests, current)
+    hashed = _in_background(_digests, current)
     inputs: dict = {"limits": settings.limits, "bins": settings.bins, "config": settings.source}
     inputs["engine"] = settings.engine
     checks: list[Check] = []
@@ -132,13 +132,8 @@ def reference_profile(reference: Path, bins: int, batch_rows: int) -> tuple[dict
         record = {"path": str(reference), "rows": profile["rows"]}
         return profile, {**record, "profile_sha256": drift_profile.digest(profile)}
     profile = drift_profile.build(reference, bins, batch_rows)
-    record = {"path": str(reference), "rows": profile["rows"], **_digests(reference)}
+    record = {"path": str(reference), "rows": profile["rows"], **_digests(reference)[0]}
     return profile, {**record, "profile_sha256": drift_profile.digest(profile)}
-
-
-def _digests(path: Path) -> dict:
-    files = data_set_files(path)
-    return folder_digest(path, files) if path.is_dir() else file_digests(path, DIGESTS)
 
 
 def load_data(path: Path) -> Table:
@@ -168,7 +163,7 @@ def compare(
 ) -> tuple[list[Check], list[ColumnDrift], list[str], dict]:
     """Stream the current data once; one check per reference column, plus one per column with non-finite numbers.
 
-    `hashed` is the current data's digests, computed meanwhile (_current_digests)."""
+    `hashed` is the current data's digests, computed meanwhile (_digests)."""
     checks, compared, notes, rows = _stream(profile, reference, current, settings, batch_rows)
     combined, each = hashed.result()
     record = {"path": str(current), "rows": sum(rows.values()), **combined}
@@ -193,10 +188,11 @@ def _in_background(function, *args) -> Future:
     return future
 
 
-def _current_digests(current: Path) -> tuple[dict, dict]:
-    if current.is_dir():
-        return folder_digests(current, data_set_files(current), DIGESTS)
-    return file_digests(current, DIGESTS), {}
+def _digests(path: Path) -> tuple[dict, dict]:
+    """The sha256 of a data file, or of a folder's files: one digest over them all, and each file's."""
+    if path.is_dir():
+        return folder_digests(path, data_set_files(path), DIGESTS)
+    return file_digests(path, DIGESTS), {}
 
 
 def _stream(
