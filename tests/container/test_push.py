@@ -13,6 +13,14 @@ from modelrail.cli import main
 MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
 
 
+def registry_digest(registry: str, repository: str, tag: str) -> str:
+    """What the tag points at, read from the registry's HTTP API (not through the code under test)."""
+    url = f"http://{registry}/v2/{repository}/manifests/{tag}"
+    request = urllib.request.Request(url, method="HEAD", headers={"Accept": MANIFEST_TYPES})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return answer.headers["Docker-Content-Digest"]
+
+
 def test_push_without_a_registry_names_the_key(tiny_repo, monkeypatch, capsys):
     monkeypatch.delenv("MODELRAIL_REGISTRY", raising=False)
     assert main(["containerize", "push"]) == 2
@@ -28,13 +36,7 @@ def test_push_puts_both_tags_on_the_registry_with_the_printed_digest(built, engi
     with urllib.request.urlopen(f"http://{registry}/v2/{artifact.project}/tags/list", timeout=10) as answer:
         assert set(artifact.tags) <= set(json.load(answer)["tags"])
     for tag in artifact.tags:
-        request = urllib.request.Request(
-            f"http://{registry}/v2/{artifact.project}/manifests/{tag}",
-            method="HEAD",
-            headers={"Accept": MANIFEST_TYPES},
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            assert answer.headers["Docker-Content-Digest"] == digest
+        assert registry_digest(registry, artifact.project, tag) == digest
 
 
 def test_a_model_tag_the_registry_has_is_never_pushed_again(built, engine, tmp_path):
@@ -63,13 +65,7 @@ def test_a_model_tag_the_registry_has_is_never_pushed_again(built, engine, tmp_p
         modelrail(repo, "containerize", "build", "--base-image", engine["MODELRAIL_BASE_IMAGE"])  # the tags back on it
     assert f"Not pushed: the registry already has {reference}" in again.stdout
     assert again.stdout.strip().endswith(f"digest={digest}")
-    request = urllib.request.Request(
-        f"http://{registry}/v2/{artifact.project}/manifests/{artifact.model_tag}",
-        method="HEAD",
-        headers={"Accept": MANIFEST_TYPES},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert answer.headers["Docker-Content-Digest"] == digest
+    assert registry_digest(registry, artifact.project, artifact.model_tag) == digest
 
 
 def test_a_failed_push_is_a_clear_error_and_leaves_no_tag(built):

@@ -178,13 +178,18 @@ def server_image(built, tmp_path: Path, behaviour: str) -> str:
     return thin_image(built[1], tmp_path, behaviour, {"server.py": server}, lines)
 
 
+def failed_smoke(repo: Path, image: str, name: str):
+    """`containerize smoke` of `image`, recorded in gates/<name>.json, which must fail the gate (exit 1): the
+    process, the record and its checks by name."""
+    proc = modelrail(repo, "containerize", "smoke", "--image", image, "--record", f"gates/{name}.json", check=False)
+    assert proc.returncode == 1, proc.stdout
+    record = json.loads((repo / f"gates/{name}.json").read_text())
+    return proc, record, {check["name"]: check for check in record["checks"]}
+
+
 def test_a_server_that_crashes_on_bad_input_fails_smoke(built, tmp_path):
     repo, _, _ = built
-    image = server_image(built, tmp_path, "crashing")
-    proc = modelrail(repo, "containerize", "smoke", "--image", image, "--record", "gates/crashing.json", check=False)
-    assert proc.returncode == 1, proc.stdout
-    record = json.loads((repo / "gates/crashing.json").read_text())
-    checks = {check["name"]: check for check in record["checks"]}
+    proc, _, checks = failed_smoke(repo, server_image(built, tmp_path, "crashing"), "crashing")
     assert checks["healthy"]["success"] and checks["predictions match the in-process model"]["success"]
     assert not checks["refuses columns the model does not know with a 4xx"]["success"]
     assert not checks["survives malformed requests"]["success"]
@@ -193,11 +198,7 @@ def test_a_server_that_crashes_on_bad_input_fails_smoke(built, tmp_path):
 
 def test_a_server_that_answers_500_to_bad_input_fails_smoke(built, tmp_path):
     repo, _, _ = built
-    image = server_image(built, tmp_path, "answers-500")
-    proc = modelrail(repo, "containerize", "smoke", "--image", image, "--record", "gates/answers-500.json", check=False)
-    assert proc.returncode == 1, proc.stdout
-    record = json.loads((repo / "gates/answers-500.json").read_text())
-    checks = {check["name"]: check for check in record["checks"]}
+    proc, record, checks = failed_smoke(repo, server_image(built, tmp_path, "answers-500"), "answers-500")
     assert record["passed"] is False
     assert checks["predictions match the in-process model"]["success"], "the golden sample is served right"
     assert checks["survives malformed requests"]["success"], "it stays up: only the status is wrong"
@@ -220,10 +221,8 @@ def test_an_image_serving_another_model_than_the_one_on_disk_fails_smoke(built, 
     model.classes_ = np.array(model.classes_[::-1])
     skops.io.dump(model, model_file)
     image = thin_image(image_id, tmp_path, "swapped", {"model": model_dir}, ["COPY model /opt/model"])
-    proc = modelrail(repo, "containerize", "smoke", "--image", image, "--record", "gates/swapped.json", check=False)
-    assert proc.returncode == 1, proc.stdout
-    record = json.loads((repo / "gates/swapped.json").read_text())
-    failed = {check["name"] for check in record["checks"] if not check["success"]}
+    proc, _, checks = failed_smoke(repo, image, "swapped")
+    failed = {name for name, check in checks.items() if not check["success"]}
     assert failed == {"predictions match the in-process model"}, failed
     assert "predictions differ, e.g. row" in proc.stderr and "the in-process model" in proc.stderr
 
