@@ -1,0 +1,315 @@
+"""The release steps promote and rollback share (release/steps.py) and rollback's run (release/rollback.py), at unit
+level: a real git repository on the environment branch, an in-memory MLflow registry and a recorded image registry.
+
+test_promote.py and test_promote_image.py run the same steps through whole releases against real registries; these
+pin each move, each undo and each message exactly, fast enough for `make mutation`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+from support.repos import git
+
+from modelrail import model_registry
+from modelrail.errors import ReleaseFailed
+from modelrail.release import environment, steps
+from modelrail.release.image_tags import ImageMove
+
+DIGEST = "sha256:" + "1" * 64
+OLD_DIGEST = "sha256:" + "0" * 64
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: clf}
+spec:
+  selector: {matchLabels: {app: clf}}
+  template:
+    metadata: {labels: {app: clf}}
+    spec:
+      containers:
+        - name: model
+          image: placeholder
+"""
+CONFIG = """\
+project: clf
+environments: [staging, production]
+mlflow:
+  tracking_uri: sqlite:///registry.db
+  registered_model: clf
+"""
+
+
+@dataclass
+class Version:
+    version: str
+    tags: dict
+
+
+@dataclass
+class FakeMlflow:
+    """The MlflowClient calls the release steps make, kept in dicts; the first call named in `fail` raises (a
+    registry that went away for a moment)."""
+
+    aliases: dict = field(default_factory=dict)
+    tags: dict = field(default_factory=dict)  # version -> {key: value}
+    model_tags: dict = field(default_factory=dict)
+    fail: set = field(default_factory=set)
+    calls: list = field(default_factory=list)
+
+    def _call(self, name: str, *args) -> None:
+        assert args[0] == "clf", f"{name} on another registered model: {args[0]}"
+        self.calls.append((name, *args[1:]))
+        if name in self.fail:
+            self.fail.discard(name)
+            raise ConnectionError(f"{name} went away\nsecond line")
+
+    def set_registered_model_alias(self, model, alias, version):
+        self._call("set_alias", model, alias, version)
+        self.aliases[alias] = str(version)
+
+    def delete_registered_model_alias(self, model, alias):
+        self._call("delete_alias", model, alias)
+        del self.aliases[alias]
+
+    def set_model_version_tag(self, model, version, key, value):
+        self._call("set_tag", model, version, key, value)
+        self.tags.setdefault(str(version), {})[key] = value
+
+    def delete_model_version_tag(self, model, version, key):
+        self._call("delete_tag", model, version, key)
+        self.tags.get(str(version), {}).pop(key, None)  # as MLflow: deleting a missing tag is no error
+
+    def set_registered_model_tag(self, model, key, value):
+        self.model_tags[key] = value
+
+    def delete_registered_model_tag(self, model, key):
+        del self.model_tags[key]
+
+
+class FakeRegistry:
+    """model_registry.Registry's interface over a FakeMlflow."""
+
+    name = "clf"
+
+    def __init__(self, uri: str = "sqlite:///registry.db"):
+        self.client, self.uri = FakeMlflow(), uri
+        self.alias_fails = False
+
+    def alias(self, env: str) -> str | None:
+        if self.alias_fails:
+            raise ConnectionError("alias lookup went away")
+        return self.client.aliases.get(env)
+
+    def version(self, number: str) -> Version:
+        return Version(str(number), dict(self.client.tags.get(str(number), {})))
+
+    def model_tags(self) -> dict:
+        return dict(self.client.model_tags)
+
+
+@dataclass
+class FakeImages:
+    """move_image and undo_image of image_tags, recorded; `previous` is where the environment tag was."""
+
+    previous: str | None = OLD_DIGEST
+    fail_move: bool = False
+    moves: list = field(default_factory=list)
+    undone: list = field(default_factory=list)
+
+    def move(self, client, repository, env, digest):
+        assert client == "docker", "the image moves with the client given"
+        if self.fail_move:
+            raise ReleaseFailed("image push failed: registry full.")
+        self.moves.append((repository, env, digest))
+        return ImageMove(repository, env, digest, self.previous)
+
+    def undo(self, client, move):
+        self.undone.append(move)
+        return " (image put back)" if move else ""
+
+
+@pytest.fixture
+def repo(workdir, monkeypatch) -> Path:
+    """A model repo with deploy/base, checked out on the staging branch."""
+    monkeypatch.setenv("GITHUB_ACTOR", "ann")
+    (workdir / "modelrail.yaml").write_text(CONFIG)
+    (workdir / "deploy/base").mkdir(parents=True)
+    (workdir / "deploy/base/deployment.yaml").write_text(DEPLOYMENT)
+    (workdir / "deploy/base/kustomization.yaml").write_text("resources: [deployment.yaml]\n")
+    git(workdir, "init", "-q", "-b", "staging")
+    git(workdir, "add", ".")
+    git(workdir, "commit", "-qm", "start")
+    return workdir
+
+
+@pytest.fixture
+def images(monkeypatch) -> FakeImages:
+    fake = FakeImages()
+    monkeypatch.setattr(steps, "move_image", fake.move)
+    monkeypatch.setattr(steps, "undo_image", fake.undo)
+    return fake
+
+
+def record(version: str = "2", image: bool = True, **extra) -> dict:
+    return {
+        "kind": "promotion",
+        "model_version": version,
+        "content_hash": f"h{version}",
+        "image": {"repository": "reg/clf", "digest": DIGEST} if image else None,
+        "time": "t2",
+        **extra,
+    }
+
+
+def apply(repo: Path, registry: FakeRegistry, rec: dict, echoed: list | None = None, **options):
+    echo = (echoed if echoed is not None else []).append
+    return steps.apply(repo, "staging", registry, "docker", rec, steps.Options(echo=echo, **options), "Promote v2")
+
+
+def committed(repo: Path) -> dict:
+    return json.loads(git(repo, "show", "staging:releases/staging/release.json"))
+
+
+RELEASED = model_registry.RELEASED_PREFIX + "staging"
+
+
+def test_apply_moves_the_image_then_the_alias_then_commits_the_record(repo, images):
+    registry, echoed = FakeRegistry(), []
+    registry.client.aliases["staging"] = "1"
+    result = apply(repo, registry, record(), echoed)
+    assert images.moves == [("reg/clf", "staging", DIGEST)] and images.undone == []
+    assert registry.client.calls == [("set_alias", "staging", "2"), ("set_tag", "2", RELEASED, "t2")]
+    assert committed(repo) == record()
+    assert git(repo, "log", "-1", "--format=%s %ae") == f"Promote v2 {environment.BOT_EMAIL}"
+    overlay = yaml.safe_load((repo / "deploy/staging/kustomization.yaml").read_text())
+    assert overlay["images"] == [{"name": "placeholder", "newName": "reg/clf", "digest": DIGEST}]
+    assert git(repo, "status", "--porcelain") == ""
+    sha = git(repo, "rev-parse", "HEAD")
+    assert result == steps.ReleaseResult("staging", "promotion", "2", "h2", True, record(), sha)
+    assert echoed == [
+        f"image reg/clf:staging -> {DIGEST}",
+        "alias clf@staging -> v2",
+        f"release record committed on staging: {sha[:12]}",
+    ]
+
+
+def test_apply_without_an_image_moves_no_tag_and_writes_no_overlay(repo, images):
+    registry, echoed = FakeRegistry(), []
+    apply(repo, registry, record(image=False), echoed)
+    assert images.moves == [] and not (repo / "deploy/staging").exists()
+    assert echoed[0] == "alias clf@staging -> v2"
+    assert registry.client.aliases == {"staging": "2"}
+
+
+def test_a_version_released_there_before_keeps_its_first_released_tag(repo, images):
+    registry = FakeRegistry()
+    registry.client.tags["2"] = {RELEASED: "t0"}
+    apply(repo, registry, record())
+    assert registry.client.tags["2"] == {RELEASED: "t0"}
+    assert ("set_tag", "2", RELEASED, "t2") not in registry.client.calls
+
+
+def test_apply_pushes_the_branch_when_asked(repo, images, tmp_path_factory):
+    remote = tmp_path_factory.mktemp("remote")
+    git(remote, "init", "-q", "--bare")
+    echoed = []
+    apply(repo, FakeRegistry(), record(), echoed, push_to=str(remote))
+    assert git(remote, "rev-parse", "staging") == git(repo, "rev-parse", "HEAD")
+    assert echoed[-1] == f"pushed staging to {remote}"
+
+
+def test_a_failed_image_move_moves_nothing_else(repo, images):
+    images.fail_move = True
+    registry = FakeRegistry()
+    with pytest.raises(ReleaseFailed) as caught:
+        apply(repo, registry, record())
+    assert str(caught.value) == (
+        "image push failed: registry full. The alias 'staging' did not move; nothing was released "
+        "(fix: re-run `modelrail promote --env staging`)"
+    )
+    assert registry.client.calls == [] and not (repo / "releases").exists()
+
+
+@pytest.mark.parametrize("failing", ["set_alias", "set_tag"])
+def test_a_registry_failure_puts_the_alias_and_the_image_back(repo, images, failing):
+    registry = FakeRegistry(uri="http://user:secret@mlflow:5000")
+    registry.client.aliases["staging"] = "1"
+    registry.client.fail = {failing}
+    before = git(repo, "rev-parse", "HEAD")
+    with pytest.raises(ReleaseFailed) as caught:
+        steps.apply(repo, "staging", registry, "docker", record(), steps.Options(echo=print), "m", "rollback --to 2")
+    assert str(caught.value) == (
+        f"MLflow registry at http://***@mlflow:5000 failed while moving alias 'staging' to v2: {failing} went away. "
+        "The alias 'staging' is still on v1. (image put back) Nothing was released (fix: bring the registry back "
+        "and re-run `modelrail rollback --to 2 --env staging`)"
+    )
+    assert registry.client.aliases == {"staging": "1"}
+    assert registry.client.tags.get("2", {}) == {}
+    assert images.undone == [ImageMove("reg/clf", "staging", DIGEST, OLD_DIGEST)]
+    assert git(repo, "rev-parse", "HEAD") == before and not (repo / "releases").exists()
+
+
+def test_a_failed_commit_puts_the_alias_the_tag_and_the_image_back(repo, images, monkeypatch):
+    registry = FakeRegistry()
+    registry.client.tags["2"] = {"other": "x"}
+
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(steps, "write_release", broken)
+    with pytest.raises(ReleaseFailed) as caught:
+        apply(repo, registry, record())
+    assert str(caught.value) == (
+        "writing the release record failed: disk full. The alias 'staging' is still on no version. (image put back) "
+        "(fix: re-run `modelrail promote --env staging`)"
+    )
+    assert registry.client.aliases == {} and registry.client.tags["2"] == {"other": "x"}
+    assert len(images.undone) == 1
+
+
+def test_undo_alias_keeps_a_released_tag_that_was_there_before(repo):
+    registry = FakeRegistry()
+    registry.client.aliases["staging"] = "2"
+    registry.client.tags["2"] = {RELEASED: "t0"}
+    note = steps.undo_alias(registry, "staging", "1", "2", RELEASED, True)
+    assert note == " The alias 'staging' is still on v1."
+    assert registry.client.aliases == {"staging": "1"} and registry.client.tags["2"] == {RELEASED: "t0"}
+
+
+def test_undo_alias_without_a_previous_alias_deletes_only_its_own(repo):
+    registry = FakeRegistry()
+    registry.client.aliases["staging"] = "3"  # moved by someone else meanwhile: not ours to delete
+    registry.client.tags["2"] = {RELEASED: "t2"}
+    assert steps.undo_alias(registry, "staging", None, "2", RELEASED, False) == (
+        " The alias 'staging' is still on no version."
+    )
+    assert registry.client.aliases == {"staging": "3"} and registry.client.tags["2"] == {}
+    registry.client.aliases["staging"] = "2"
+    steps.undo_alias(registry, "staging", None, "2", RELEASED, True)
+    assert registry.client.aliases == {}
+
+
+def test_undo_alias_that_cannot_reach_the_registry_says_so(repo):
+    registry = FakeRegistry()
+    registry.alias_fails = True
+    assert steps.undo_alias(registry, "staging", None, "2", RELEASED, False) == (
+        " Could not check that the alias 'staging' is unchanged (alias lookup went away)."
+    )
+
+
+def test_summary_keeps_what_a_record_says_of_the_release_it_replaces():
+    current = {**record(), "code_sha": "abc", "actor": "ann", "data": {}}
+    assert steps.summary(current) == {
+        "model_version": "2",
+        "content_hash": "h2",
+        "code_sha": "abc",
+        "time": "t2",
+        "image_digest": DIGEST,
+    }
+    assert steps.summary({"model_version": "1"})["image_digest"] is None
+    assert steps.summary(None) is None and steps.summary({}) is None
