@@ -295,3 +295,261 @@ def test_without_a_declared_layout_the_default_training_data_is_re_hashed(locked
     (locked / "data/prepared/train.csv").write_text("other bytes")
     with pytest.raises(IntegrityError, match=r"data/prepared/train\.csv"):
         promote._require_content(locked, {"promotion": {"reference_data": {}}}, Layout(), "staging")
+
+
+# Promotion's checks on the registries (release/promote.py): which model version and which image digest a release
+# takes, and when the environment already runs the artifact.
+
+
+class Versions:
+    """model_registry.Registry's reads, over version number -> tags; a number not held cannot be read."""
+
+    name = "clf"
+
+    def __init__(self, aliases: dict | None = None, **tags: dict):
+        self.tags, self.aliases = {number.lstrip("v"): value for number, value in tags.items()}, aliases or {}
+
+    def version(self, number: str):
+        from types import SimpleNamespace
+
+        if number not in self.tags:
+            raise ConnectionError(f"RESOURCE_DOES_NOT_EXIST: version {number}\nmore")
+        return SimpleNamespace(version=number, tags=self.tags[number])
+
+    def versions(self) -> list:
+        return [self.version(number) for number in self.tags]
+
+    def alias(self, env: str) -> str | None:
+        return self.aliases.get(env)
+
+
+ARTIFACT = Identity("c" * 32, {"data/raw/x.csv": "d" * 32}, {}, None)
+
+
+def held(content: str = "c" * 32, data: str = f"data/raw/x.csv={'d' * 32}") -> dict:
+    from modelrail import model_registry
+
+    return {model_registry.CONTENT_TAG: content, model_registry.DATA_TAG: data}
+
+
+def resolve_refusal(registry: Versions, previous: dict | None) -> str:
+    from modelrail.release import promote
+
+    with pytest.raises(Refused) as caught:
+        promote._resolve_version(registry, ARTIFACT, previous)
+    return str(caught.value)
+
+
+def test_the_first_environment_takes_the_earliest_version_registered_for_this_content():
+    from modelrail.release import promote
+
+    registry = Versions(v1=held("e" * 32), v3=held(), v2=held(), v4=held(data="data/raw/x.csv=other"))
+    assert promote._resolve_version(registry, ARTIFACT, None).version == "2"
+    assert resolve_refusal(Versions(v1=held("e" * 32), v4=held(data="other")), None) == (
+        f"no version of clf in the MLflow registry is tagged modelrail.content_hash={'c' * 32} with these data "
+        "hashes: no artifact for this commit's content (fix: merge its pull request into main, whose publish "
+        "workflow runs `modelrail register`)"
+    )
+
+
+def test_a_later_environment_takes_the_version_its_previous_environment_released():
+    from modelrail.release import promote
+
+    # Version 3 carries the same content too: the record names 5, and 5 it is.
+    registry = Versions(v3=held(), v5=held(data="another data label"))
+    assert promote._resolve_version(registry, ARTIFACT, {"model_version": 5}).version == "5"
+    assert resolve_refusal(registry, {"model_version": "7"}) == (
+        "clf v7, which the previous environment's release record names, cannot be read from the MLflow registry: "
+        "RESOURCE_DOES_NOT_EXIST: version 7"
+    )
+    registry.tags["5"] = held("e" * 32)
+    assert resolve_refusal(registry, {"model_version": "5"}) == (
+        f"clf v5 carries content hash {'e' * 32}, not {'c' * 32} that the previous environment's release record "
+        "names: the registry was changed since that release"
+    )
+    registry.tags["5"] = None
+    assert "clf v5 carries content hash None, not" in resolve_refusal(registry, {"model_version": "5"})
+
+
+DIGEST = "sha256:" + "1" * 64
+
+
+@pytest.fixture
+def image_reads(monkeypatch) -> list:
+    """image_tags' reads of the image registry, recorded: each returns the digest it was asked to check."""
+    from modelrail.release import image_tags
+
+    calls = []
+
+    def digest_for(client, repository, content_hash):
+        calls.append(("tag", client, repository, content_hash))
+        return DIGEST
+
+    def check_image(client, repository, digest, content_hash):
+        calls.append(("digest", client, repository, digest, content_hash))
+        return digest
+
+    monkeypatch.setattr(image_tags, "image_digest_for", digest_for)
+    monkeypatch.setattr(image_tags, "check_image", check_image)
+    return calls
+
+
+def test_the_first_environment_takes_the_image_tagged_with_the_content_hash(image_reads):
+    from modelrail.release import promote
+
+    assert promote._image_digest("docker", "reg/clf", "h1", None) == DIGEST
+    assert image_reads == [("tag", "docker", "reg/clf", "h1")]
+
+
+def test_a_later_environment_takes_the_digest_its_previous_environment_released(image_reads):
+    from modelrail.release import promote
+
+    previous = {"image": {"repository": "reg/clf", "digest": "sha256:" + "2" * 64}}
+    assert promote._image_digest("docker", "reg/clf", "h1", previous) == "sha256:" + "2" * 64
+    assert image_reads == [("digest", "docker", "reg/clf", "sha256:" + "2" * 64, "h1")]
+
+
+@pytest.mark.parametrize(
+    "image",
+    [None, {"repository": "other/clf", "digest": DIGEST}, {"repository": "reg/clf", "digest": None}, {}],
+)
+def test_a_previous_release_without_that_image_refuses(image_reads, image):
+    from modelrail.release import promote
+
+    with pytest.raises(Refused) as caught:
+        promote._image_digest("docker", "reg/clf", "h1", {"image": image})
+    shown = image or {}
+    assert str(caught.value) == (
+        "the previous environment's release of h1 names no image digest in reg/clf "
+        f"(it has {shown.get('repository')}@{shown.get('digest')}): promote it there with its image first"
+    )
+    assert image_reads == []
+
+
+RUNNING = {"model_version": "2", "content_hash": "c" * 32, "image": {"repository": "reg/clf", "digest": DIGEST}}
+
+
+@pytest.fixture
+def tag_digest(monkeypatch) -> dict:
+    """What the image registry answers for `<repository>:<tag>` (promote's one read of it here)."""
+    from modelrail.container import engine
+    from modelrail.release import promote
+
+    tags = {"reg/clf:staging": DIGEST}
+    monkeypatch.setattr(engine, "connect", lambda: "docker")
+    monkeypatch.setattr(promote, "registry_digest", lambda client, ref: client == "docker" and tags.get(ref))
+    return tags
+
+
+def already(current: dict | None, repository: str | None = "reg/clf", alias: str = "2", number: str = "2") -> bool:
+    from modelrail.release import promote
+
+    return promote._already_released(Versions({"staging": alias}), "staging", number, ARTIFACT, current, repository)
+
+
+def test_a_release_is_a_no_op_only_when_the_record_the_alias_and_the_image_tag_all_say_so(tag_digest):
+    assert already(RUNNING) is True
+    assert already({**RUNNING, "image": None}, repository=None) is True  # no image part: the record and the alias
+    assert already(None) is False and already({}) is False
+    assert already({**RUNNING, "model_version": "1"}) is False
+    assert already({**RUNNING, "content_hash": "e" * 32}) is False
+    assert already(RUNNING, alias="1") is False
+    assert already({**RUNNING, "image": None}) is False
+    assert already({**RUNNING, "image": {"repository": "other/clf", "digest": DIGEST}}) is False
+    tag_digest["reg/clf:staging"] = "sha256:" + "2" * 64  # the tag was pushed again since
+    assert already(RUNNING) is False
+    del tag_digest["reg/clf:staging"]
+    assert already(RUNNING) is False
+
+
+def test_the_image_repository_is_the_override_or_the_configured_registry(workdir):
+    from modelrail.identity import project_name
+    from modelrail.release import promote
+
+    name = project_name(workdir)
+    config = {"container_registry": "ghcr.io/team/"}
+    assert promote._image_repository(workdir, config, None) == f"ghcr.io/team/{name}"
+    assert promote._image_repository(workdir, config, "localhost:5000/") == f"localhost:5000/{name}"
+    assert promote._image_repository(workdir, {}, None) is None
+    assert promote._image_repository(workdir, {"container_registry": "/"}, None) is None
+
+
+# Promotion's drift gate: the training data against the environment's reference data.
+
+DRIFT_CONFIG = """\
+project: clf
+environments: [staging, production]
+mlflow: {tracking_uri: "sqlite:///registry.db", registered_model: clf}
+drift: {psi: 0.2}
+promotion: {reference_data: {staging: data/reference/staging.csv}}
+"""
+
+
+def table(shift: int = 0, rows: int = 200) -> str:
+    return "x,y\n" + "".join(f"{(i + shift) % 10},{i % 2}\n" for i in range(rows))
+
+
+@pytest.fixture
+def drift_repo(workdir) -> Path:
+    """Training and reference data a little apart (two values of x missing from the reference), within psi 0.2."""
+    (workdir / "modelrail.yaml").write_text(DRIFT_CONFIG)
+    for path, text in (("data/prepared/train.csv", table()), ("data/reference/staging.csv", table(rows=195))):
+        (workdir / path).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / path).write_text(text)
+    return workdir
+
+
+def drift_gate(repo: Path, env: str = "staging", layout: Layout | None = None):
+    import yaml
+
+    from modelrail.release import promote
+
+    return promote._drift_gate(repo, yaml.safe_load(DRIFT_CONFIG), layout or Layout(), env)
+
+
+def test_the_drift_gate_records_what_it_compared_and_each_columns_psi(drift_repo):
+    import yaml
+
+    from modelrail.release import promote
+
+    assert drift_gate(drift_repo) == {
+        "passed": True,
+        "reference": "data/reference/staging.csv",
+        "training_data": "data/prepared/train.csv",
+        "psi": {"x": 0.0007, "y": 0.0},
+    }
+    record = json.loads((drift_repo / "build/promote/drift-staging.json").read_text())
+    assert record["passed"] is True and (drift_repo / "build/promote/drift-staging.md").is_file()
+    # Without reference data for the environment there is no drift gate (and no record).
+    assert drift_gate(drift_repo, "production") is None
+    assert promote._drift_gate(drift_repo, yaml.safe_load("promotion: {}"), Layout(), "staging") is None
+    assert not (drift_repo / "build/promote/drift-production.json").exists()
+
+
+def test_drift_beyond_the_threshold_refuses_naming_both_data_and_the_report(drift_repo):
+    shifted = "x,y\n" + "".join(f"{5 + i % 5},{i % 2}\n" for i in range(200))  # half of x's values are gone
+    (drift_repo / "data/reference/staging.csv").write_text(shifted)
+    with pytest.raises(Refused) as caught:
+        drift_gate(drift_repo)
+    message = str(caught.value)
+    config, report = drift_repo / "modelrail.yaml", drift_repo / "build/promote/drift-staging.json"
+    assert message.startswith(
+        "drift gate: the training data data/prepared/train.csv and staging's reference data "
+        f"data/reference/staging.csv differ beyond the thresholds of {config} (drift:): "
+    )
+    assert message.endswith(f"(full report: {report})") and "'x'" in message and "'y'" not in message
+
+
+@pytest.mark.parametrize("missing", ["data/prepared/train.csv", "data/reference/staging.csv"])
+def test_drift_data_that_is_not_there_is_a_usage_error_naming_its_key(drift_repo, missing):
+    from modelrail.errors import ConfigError
+
+    (drift_repo / missing).unlink()
+    layout = Layout(source="modelrail.yaml")
+    declared = layout.key("train_data") if "prepared" in missing else "promotion.reference_data.staging"
+    with pytest.raises(ConfigError) as caught:
+        drift_gate(drift_repo, layout=layout)
+    assert str(caught.value) == (
+        f"{drift_repo / missing}: no such data (fix: `dvc pull` it before promoting; promotion never retrains) "
+        f"({declared})"
+    )

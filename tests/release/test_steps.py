@@ -16,8 +16,8 @@ import yaml
 from support.repos import git
 
 from modelrail import model_registry
-from modelrail.errors import ReleaseFailed
-from modelrail.release import environment, steps
+from modelrail.errors import Refused, ReleaseFailed
+from modelrail.release import environment, rollback, steps
 from modelrail.release.image_tags import ImageMove
 
 DIGEST = "sha256:" + "1" * 64
@@ -313,3 +313,137 @@ def test_summary_keeps_what_a_record_says_of_the_release_it_replaces():
     }
     assert steps.summary({"model_version": "1"})["image_digest"] is None
     assert steps.summary(None) is None and steps.summary({}) is None
+
+
+# Rollback's run (release/rollback.py): the releases before it are made by apply, as promote makes them.
+
+
+def digest_of(version: str) -> str:
+    return "sha256:" + version * 64
+
+
+def promotion(version: str) -> dict:
+    return {
+        "environment": "staging",
+        "kind": "promotion",
+        "registered_model": "clf",
+        "model_version": version,
+        "content_hash": f"h{version}",
+        "data": {"data/raw/x.csv": f"d{version}"},
+        "gates": {"model": {"passed": True}},
+        "image": {"repository": "reg/clf", "digest": digest_of(version), "tags": ["staging"]},
+        "code_sha": f"c{version}",
+        "trained_at_sha": f"t{version}",
+        "actor": "bob",
+        "time": f"time{version}",
+    }
+
+
+@pytest.fixture
+def released(repo, images, monkeypatch) -> FakeRegistry:
+    """Versions 1, 2 and 3 promoted to staging in turn, through an in-memory registry that rollback then opens."""
+    registry = FakeRegistry()
+    for version in "123":
+        apply(repo, registry, promotion(version))
+    monkeypatch.setattr(model_registry, "open_registry", lambda repo_, config: registry)
+    monkeypatch.setattr(steps, "now", lambda: "t9")
+    from modelrail.container import engine
+
+    monkeypatch.setattr(engine, "connect", lambda: "docker")
+    return registry
+
+
+def test_rollback_brings_back_the_previous_release_whole(repo, released, images):
+    echoed = []
+    result = rollback.run(repo, "staging", steps.Options(echo=echoed.append))
+    head = git(repo, "rev-parse", "HEAD")
+    before = git(repo, "rev-parse", "HEAD~1")
+    current = steps.summary(promotion("3"))
+    expected = {
+        **{key: promotion("2")[key] for key in ("registered_model", "content_hash", "data", "gates", "trained_at_sha")},
+        "environment": "staging",
+        "kind": "rollback",
+        "model_version": "2",
+        "image": promotion("2")["image"],
+        "code_sha": before,
+        "rolled_back_from": current,
+        "previous": current,
+        "rejected_previous": False,
+        "actor": "ann",
+        "time": "t9",
+    }
+    assert committed(repo) == expected
+    assert result == steps.ReleaseResult("staging", "rollback", "2", "h2", True, expected, head)
+    assert git(repo, "log", "-1", "--format=%s") == "Roll back staging from clf v3 to v2"
+    assert released.client.aliases == {"staging": "2"} and images.moves[-1] == ("reg/clf", "staging", digest_of("2"))
+    assert model_registry.REJECTED_TAG not in released.client.tags["3"]
+    assert released.client.model_tags == {}, "the environment lock was not released"
+    assert echoed[0] == f"image reg/clf:staging -> {digest_of('2')}"
+
+
+def test_rollback_to_a_version_can_reject_the_current_one_and_leave_the_image(repo, released, images, monkeypatch):
+    from modelrail.container import engine
+
+    monkeypatch.setattr(engine, "connect", lambda: pytest.fail("no image part: the engine is not needed"))
+    moves, echoed = len(images.moves), []
+    rollback.run(repo, "staging", steps.Options(image=False, echo=echoed.append), to="1", reject=True)
+    record_ = committed(repo)
+    assert record_["model_version"] == "1" and record_["content_hash"] == "h1"
+    assert record_["image"] is None and record_["rejected_previous"] is True
+    assert record_["rolled_back_from"]["model_version"] == "3"
+    assert released.client.tags["3"][model_registry.REJECTED_TAG] == "rolled back from staging by ann at t9"
+    assert model_registry.REJECTED_TAG not in released.client.tags["1"]
+    assert len(images.moves) == moves and released.client.aliases == {"staging": "1"}
+    assert echoed[0] == "clf v3 marked rejected"
+    assert git(repo, "log", "-1", "--format=%s") == "Roll back staging from clf v3 to v1"
+    # The rejection is now on the branch: rolling forward to v3 again needs --allow-rejected.
+    with pytest.raises(Refused, match=r"^v3 was rolled back from staging and rejected by ann at t9"):
+        rollback.run(repo, "staging", steps.Options(image=False, echo=echoed.append), to="3")
+
+
+def test_a_failed_rollback_says_to_re_run_that_rollback(repo, released, images):
+    released.client.fail = {"set_alias"}
+    with pytest.raises(ReleaseFailed, match=r"re-run `modelrail rollback --to 2 --env staging`\)$"):
+        rollback.run(repo, "staging", steps.Options(echo=print))
+    assert released.client.aliases == {"staging": "3"} and committed(repo)["model_version"] == "3"
+
+
+def test_rollback_of_an_environment_never_released_refuses_naming_its_record(repo, monkeypatch):
+    monkeypatch.setattr(model_registry, "open_registry", lambda *args: pytest.fail("refused before the registry"))
+    with pytest.raises(Refused) as caught:
+        rollback.run(repo, "staging", steps.Options(echo=print))
+    assert str(caught.value) == (
+        f"{environment.record_path(repo, 'staging')}: nothing was ever released to 'staging', so nothing to roll back"
+    )
+
+
+# Promotion's idle run (release/promote.py): the environment already runs the artifact, deploy/<env>/ is re-rendered.
+
+
+def test_an_idle_promotion_re_renders_a_hand_edited_overlay_from_the_record(repo, images):
+    from modelrail.release import promote
+
+    apply(repo, FakeRegistry(), record())
+    current, echoed = committed(repo), []
+    overlay = repo / "deploy/staging/kustomization.yaml"
+    rendered = overlay.read_text()
+    assert promote._restore_manifests(repo, "staging", current, echoed.append) is None and echoed == []
+    overlay.write_text(rendered.replace(DIGEST, OLD_DIGEST))
+    (repo / "deploy/staging/extra.yaml").write_text("kind: ConfigMap\n")
+    git(repo, "add", "deploy")
+    git(repo, "commit", "-qm", "a hand edit")
+    commit = promote._restore_manifests(repo, "staging", current, echoed.append)
+    assert commit == git(repo, "rev-parse", "HEAD") and overlay.read_text() == rendered
+    assert not (repo / "deploy/staging/extra.yaml").exists()
+    assert git(repo, "log", "-1", "--format=%s %ae") == (
+        f"Re-render deploy/staging/ from the release record of v2 {environment.BOT_EMAIL}"
+    )
+    assert echoed == [f"deploy/staging/ differed from the release record: re-rendered in {commit[:12]}"]
+
+
+def test_an_idle_promotion_without_an_image_has_no_overlay_to_restore(repo):
+    from modelrail.release import promote
+
+    for current in (None, {}, record(image=False)):
+        assert promote._restore_manifests(repo, "staging", current, pytest.fail) is None
+    assert not (repo / "deploy/staging").exists()
