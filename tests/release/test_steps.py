@@ -1,5 +1,5 @@
-"""The release steps promote and rollback share (release/steps.py) and rollback's run (release/rollback.py), at unit
-level: a real git repository on the environment branch, an in-memory MLflow registry and a recorded image registry.
+"""The release steps promote and rollback share (release/steps.py), rollback's run and promote's run, at unit level: a
+real git repository on the environment branch, an in-memory MLflow registry and a recorded image registry.
 
 test_promote.py and test_promote_image.py run the same steps through whole releases against real registries; these
 pin each move, each undo and each message exactly, fast enough for `make mutation`.
@@ -447,3 +447,194 @@ def test_an_idle_promotion_without_an_image_has_no_overlay_to_restore(repo):
     for current in (None, {}, record(image=False)):
         assert promote._restore_manifests(repo, "staging", current, pytest.fail) is None
     assert not (repo / "deploy/staging").exists()
+
+
+# Promotion's run (release/promote.py) at unit level: an artifact committed on the environment branch as `dvc repro`
+# and the publish workflow leave it, the in-memory registry holding its version. The run starts from another working
+# directory: every git call and every file read goes to the repository given.
+
+TRAIN = "x,y\n" + "".join(f"{i % 10},{i % 2}\n" for i in range(200))
+PROMOTE_CONFIG = CONFIG + "promotion: {reference_data: {staging: data/reference/staging.csv}}\n"
+
+
+def md5(text: str) -> str:
+    import hashlib
+
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def commit_artifact(repo: Path, registry: FakeRegistry, model: str = "m1", version: str = "1") -> str:
+    """Gate records, model, training and reference data and their dvc.lock committed on the checked-out branch; the
+    version registered with the artifact's tags. Returns the content hash."""
+    from modelrail.trust.integrity import content_md5
+
+    gates = {name: json.dumps({"gate": name, "passed": True, "checks": []}) for name in ("raw", "features", "model")}
+    files = {f"gates/{name}.json": text for name, text in gates.items()}
+    files |= {"models/model/MLmodel": model, "data/prepared/train.csv": TRAIN, "data/reference/staging.csv": TRAIN}
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    content = content_md5(repo / "models/model").removesuffix(".dir")
+    gate_out = {name: [{"path": f"gates/{name}.json", "md5": md5(text)}] for name, text in gates.items()}
+    stages = {
+        "raw_gate": {"deps": [{"path": "data/raw/x.csv", "md5": md5("raw")}], "outs": gate_out["raw"]},
+        "prepare": {"outs": [{"path": "data/prepared/train.csv", "md5": md5(TRAIN)}]},
+        "train": {"outs": [{"path": "models/model", "md5": content + ".dir"}]},
+        "feature_gate": {"outs": gate_out["features"]},
+        "model_gate": {"outs": gate_out["model"]},
+    }
+    (repo / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": stages}))
+    (repo / "modelrail.yaml").write_text(PROMOTE_CONFIG)
+    (repo / ".gitignore").write_text("build/\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", f"train {model}")
+    data = f"data/prepared/train.csv={md5(TRAIN)} data/raw/x.csv={md5('raw')}"
+    tags = {model_registry.CONTENT_TAG: content, model_registry.DATA_TAG: data, model_registry.CODE_TAG: "main-sha"}
+    registry.client.tags[version] = tags
+    return content
+
+
+@pytest.fixture
+def promoting(repo, images, monkeypatch, tmp_path_factory):
+    """(registry, content hash): the artifact on staging, an empty production branch, the run started elsewhere."""
+    registry = FakeRegistry()
+    registry.versions = lambda: [registry.version(number) for number in registry.client.tags]
+    content = commit_artifact(repo, registry)
+    git(repo, "branch", "production", "HEAD~1")
+    monkeypatch.setattr(model_registry, "open_registry", lambda repo_, config: registry)
+    monkeypatch.setattr(steps, "now", lambda: "t1")
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    return registry, content
+
+
+def promote_run(repo: Path, env: str = "staging", echoed: list | None = None, **options):
+    from modelrail.release import promote
+
+    approved = options.pop("approved_sha", None)
+    echo = (echoed if echoed is not None else []).append
+    return promote.run(repo, env, steps.Options(image=False, echo=echo, **options), approved_sha=approved)
+
+
+def test_promote_releases_the_registered_version_with_its_whole_record(repo, promoting):
+    registry, content = promoting
+    trained = git(repo, "rev-parse", "HEAD")
+    result = promote_run(repo, approved_sha=trained)
+    gates = {
+        name: {"path": f"gates/{name}.json", "gate": name, "md5": md5(json.dumps(gate)), "passed": True}
+        for name, gate in ((n, {"gate": n, "passed": True, "checks": []}) for n in ("raw", "features", "model"))
+    }
+    drift = {"passed": True, "reference": "data/reference/staging.csv", "training_data": "data/prepared/train.csv"}
+    expected = {
+        "environment": "staging",
+        "kind": "promotion",
+        "registered_model": "clf",
+        "model_version": "1",
+        "content_hash": content,
+        "data": {"data/prepared/train.csv": md5(TRAIN), "data/raw/x.csv": md5("raw")},
+        "gates": {**gates, "drift": {**drift, "psi": {"x": 0.0, "y": 0.0}}},
+        "image": None,
+        "code_sha": trained,
+        "trained_at_sha": "main-sha",
+        "previous": None,
+        "actor": "ann",
+        "time": "t1",
+    }
+    assert committed(repo) == expected
+    assert result == steps.ReleaseResult(
+        "staging", "promotion", "1", content, True, expected, git(repo, "rev-parse", "HEAD")
+    )
+    assert git(repo, "log", "-1", "--format=%s") == "Promote clf v1 to staging"
+    assert registry.client.aliases == {"staging": "1"} and registry.client.model_tags == {}
+    assert (repo / "build/promote/drift-staging.json").is_file()
+
+
+def test_promote_again_changes_nothing_and_says_so(repo, promoting):
+    registry, content = promoting
+    first = promote_run(repo)
+    released, echoed = git(repo, "rev-parse", "HEAD"), []
+    again = promote_run(repo, echoed=echoed, approved_sha=git(repo, "rev-parse", "HEAD~1"))
+    assert echoed == [f"staging already runs clf v1 ({content}): nothing to do"]
+    assert again == steps.ReleaseResult("staging", "rollback", "1", content, False, first.record, None)
+    assert (
+        git(repo, "rev-parse", "HEAD") == released and registry.client.calls.count(("set_alias", "staging", "1")) == 1
+    )
+    # The alias moved by someone else: the record alone does not make it a no-op.
+    registry.client.aliases["staging"] = "9"
+    assert promote_run(repo).changed is True and registry.client.aliases == {"staging": "1"}
+
+
+def test_production_takes_what_staging_released_and_only_after_it(repo, promoting):
+    registry, content = promoting
+    git(repo, "checkout", "-q", "production")
+    git(repo, "merge", "-q", "--ff-only", "staging")
+    before = git(repo, "rev-parse", "HEAD")
+    with pytest.raises(Refused) as caught:
+        promote_run(repo, "production")
+    assert str(caught.value) == (
+        f"the artifact {content} was never released to 'staging', which comes before 'production' in "
+        f"{repo / 'modelrail.yaml'}: releases/staging/history.jsonl on the staging branch has no release of it "
+        "(registry tags and aliases are not evidence) (fix: merge it into staging first)"
+    )
+    assert git(repo, "rev-parse", "HEAD") == before and registry.client.aliases == {}
+    git(repo, "checkout", "-q", "staging")
+    promote_run(repo)
+    # Another version with the same content registered since: production still takes the one staging released.
+    registry.client.tags["0"] = dict(registry.client.tags["1"])
+    git(repo, "checkout", "-q", "production")
+    result = promote_run(repo, "production")
+    assert result.model_version == "1" and registry.client.aliases == {"staging": "1", "production": "1"}
+    assert committed_on(repo, "production")["gates"].keys() == {"raw", "features", "model"}  # no reference there
+
+
+def committed_on(repo: Path, env: str) -> dict:
+    return json.loads(git(repo, "show", f"{env}:releases/{env}/release.json"))
+
+
+def test_a_rejected_artifact_is_refused_unless_allowed(repo, promoting):
+    registry, content = promoting
+    first = promote_run(repo)
+    # Rejected by a rollback on staging (the rollback record of another version names it).
+    rejecting = {**promotion("0"), "kind": "rollback", "rolled_back_from": {"content_hash": content}}
+    apply(repo, registry, {**rejecting, "rejected_previous": True, "actor": "bob", "time": "t0"})
+    with pytest.raises(Refused) as caught:
+        promote_run(repo)
+    assert str(caught.value) == (
+        f"the artifact {content} was rolled back from staging and rejected by bob at t0 (release histories on the "
+        "environment branches) (fix: promote another model, or pass --allow-rejected to override on purpose)"
+    )
+    rolled_back = committed(repo)
+    assert registry.client.aliases == {"staging": "0"} and first.changed
+    again = promote_run(repo, allow_rejected=True)
+    assert again.changed and again.record["previous"] == steps.summary(rolled_back)
+    assert registry.client.aliases == {"staging": "1"}
+
+
+def test_a_run_approved_for_an_earlier_commit_releases_nothing(repo, promoting):
+    registry, _ = promoting
+    approved = git(repo, "rev-parse", "HEAD~1")
+    with pytest.raises(Refused, match=r"^'staging' moved on from the approved commit .* written by modelrail-bot"):
+        promote_run(repo, approved_sha=approved)
+    assert registry.client.aliases == {} and not (repo / "releases").exists()
+
+
+def test_promote_with_an_image_releases_the_digest_the_registry_holds_for_the_content(
+    repo, promoting, images, monkeypatch
+):
+    from modelrail.container import engine
+    from modelrail.identity import project_name
+    from modelrail.release import image_tags, promote
+
+    _, content = promoting
+    monkeypatch.setattr(engine, "connect", lambda: "docker")
+    asked = []
+    monkeypatch.setattr(image_tags, "image_digest_for", lambda *args: asked.append(args) or DIGEST)
+    monkeypatch.setattr(promote, "registry_digest", lambda client, reference: None)
+    result = promote.run(repo, "staging", steps.Options(echo=print), registry="localhost:5000")
+    repository = f"localhost:5000/{project_name(repo)}"
+    assert asked == [("docker", repository, content)]
+    assert result.record["image"] == {
+        "repository": repository,
+        "digest": DIGEST,
+        "tags": ["staging", f"model-{content}"],
+    }
+    assert images.moves[-1] == (repository, "staging", DIGEST)
