@@ -59,6 +59,7 @@ class FakeMlflow:
     tags: dict = field(default_factory=dict)  # version -> {key: value}
     model_tags: dict = field(default_factory=dict)
     fail: set = field(default_factory=set)
+    fail_after: set = field(default_factory=set)  # the first such call takes effect, then raises (a lost answer)
     calls: list = field(default_factory=list)
 
     def _call(self, name: str, *args) -> None:
@@ -79,6 +80,9 @@ class FakeMlflow:
     def set_model_version_tag(self, model, version, key, value):
         self._call("set_tag", model, version, key, value)
         self.tags.setdefault(str(version), {})[key] = value
+        if "set_tag" in self.fail_after:
+            self.fail_after.discard("set_tag")
+            raise TimeoutError("no answer from the registry")
 
     def delete_model_version_tag(self, model, version, key):
         self._call("delete_tag", model, version, key)
@@ -254,6 +258,16 @@ def test_a_registry_failure_puts_the_alias_and_the_image_back(repo, images, fail
     assert git(repo, "rev-parse", "HEAD") == before and not (repo / "releases").exists()
 
 
+def test_a_registry_that_wrote_before_failing_is_put_back_whole(repo, images):
+    # The tag write reached the registry but its answer was lost: the alias and the tag it wrote are both undone.
+    registry = FakeRegistry()
+    registry.client.fail_after = {"set_tag"}
+    with pytest.raises(ReleaseFailed) as caught:
+        apply(repo, registry, record())
+    assert "no answer from the registry. The alias 'staging' is still on no version." in str(caught.value)
+    assert registry.client.aliases == {} and registry.client.tags["2"] == {}
+
+
 def test_a_failed_commit_puts_the_alias_the_tag_and_the_image_back(repo, images, monkeypatch):
     registry = FakeRegistry()
     registry.client.tags["2"] = {"other": "x"}
@@ -300,6 +314,13 @@ def test_undo_alias_that_cannot_reach_the_registry_says_so(repo):
     assert steps.undo_alias(registry, "staging", None, "2", RELEASED, False) == (
         " Could not check that the alias 'staging' is unchanged (alias lookup went away)."
     )
+
+
+def test_release_times_are_utc_to_the_second():
+    from datetime import datetime
+
+    stamp = steps.now()
+    assert stamp.endswith("+00:00") and datetime.fromisoformat(stamp).microsecond == 0
 
 
 def test_summary_keeps_what_a_record_says_of_the_release_it_replaces():
