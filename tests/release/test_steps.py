@@ -133,6 +133,7 @@ class FakeImages:
         return ImageMove(repository, env, digest, self.previous)
 
     def undo(self, client, move):
+        assert client == "docker", "the image is put back with the client that moved it"
         self.undone.append(move)
         return " (image put back)" if move else ""
 
@@ -258,6 +259,15 @@ def test_a_registry_failure_puts_the_alias_and_the_image_back(repo, images, fail
     assert git(repo, "rev-parse", "HEAD") == before and not (repo / "releases").exists()
 
 
+def test_a_registry_failure_keeps_the_released_tag_of_a_version_released_there_before(repo, images):
+    registry = FakeRegistry()
+    registry.client.tags["2"] = {RELEASED: "t0"}
+    registry.client.fail = {"set_alias"}
+    with pytest.raises(ReleaseFailed):
+        apply(repo, registry, record())
+    assert registry.client.tags["2"] == {RELEASED: "t0"} and registry.client.aliases == {}
+
+
 def test_a_registry_that_wrote_before_failing_is_put_back_whole(repo, images):
     # The tag write reached the registry but its answer was lost: the alias and the tag it wrote are both undone.
     registry = FakeRegistry()
@@ -268,9 +278,11 @@ def test_a_registry_that_wrote_before_failing_is_put_back_whole(repo, images):
     assert registry.client.aliases == {} and registry.client.tags["2"] == {}
 
 
-def test_a_failed_commit_puts_the_alias_the_tag_and_the_image_back(repo, images, monkeypatch):
+@pytest.mark.parametrize(("previous", "tags"), [(None, {"other": "x"}), ("1", {"other": "x", RELEASED: "t0"})])
+def test_a_failed_commit_puts_the_alias_the_tag_and_the_image_back(repo, images, monkeypatch, previous, tags):
     registry = FakeRegistry()
-    registry.client.tags["2"] = {"other": "x"}
+    registry.client.aliases = {"staging": previous} if previous else {}
+    registry.client.tags["2"] = dict(tags)
 
     def broken(*args):
         raise OSError("disk full")
@@ -278,12 +290,14 @@ def test_a_failed_commit_puts_the_alias_the_tag_and_the_image_back(repo, images,
     monkeypatch.setattr(steps, "write_release", broken)
     with pytest.raises(ReleaseFailed) as caught:
         apply(repo, registry, record())
+    still = f"v{previous}" if previous else "no version"
     assert str(caught.value) == (
-        "writing the release record failed: disk full. The alias 'staging' is still on no version. (image put back) "
+        f"writing the release record failed: disk full. The alias 'staging' is still on {still}. (image put back) "
         "(fix: re-run `modelrail promote --env staging`)"
     )
-    assert registry.client.aliases == {} and registry.client.tags["2"] == {"other": "x"}
-    assert len(images.undone) == 1
+    # The released tag goes only if this release set it: a version released there before keeps its own.
+    assert registry.client.aliases == ({"staging": previous} if previous else {}) and registry.client.tags["2"] == tags
+    assert images.undone == [ImageMove("reg/clf", "staging", DIGEST, OLD_DIGEST)]
 
 
 def test_undo_alias_keeps_a_released_tag_that_was_there_before(repo):
