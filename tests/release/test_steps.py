@@ -330,6 +330,18 @@ def test_undo_alias_that_cannot_reach_the_registry_says_so(repo):
     )
 
 
+def test_the_actor_is_githubs_else_the_local_user_else_unknown(monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTOR", "ann")
+    monkeypatch.setenv("USER", "bob")
+    assert steps.actor() == "ann"
+    monkeypatch.setenv("GITHUB_ACTOR", "")
+    assert steps.actor() == "bob"
+    monkeypatch.delenv("GITHUB_ACTOR")
+    assert steps.actor() == "bob"
+    monkeypatch.delenv("USER")
+    assert steps.actor() == "unknown"
+
+
 def test_release_times_are_utc_to_the_second():
     from datetime import datetime
 
