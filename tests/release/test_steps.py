@@ -219,9 +219,10 @@ def test_a_version_released_there_before_keeps_its_first_released_tag(repo, imag
     assert ("set_tag", "2", RELEASED, "t2") not in registry.client.calls
 
 
-def test_apply_pushes_the_branch_when_asked(repo, images, tmp_path_factory):
+def test_apply_pushes_the_branch_when_asked(repo, images, tmp_path_factory, monkeypatch):
     remote = tmp_path_factory.mktemp("remote")
     git(remote, "init", "-q", "--bare")
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))  # git runs in the repository given
     echoed = []
     apply(repo, FakeRegistry(), record(), echoed, push_to=str(remote))
     assert git(remote, "rev-parse", "staging") == git(repo, "rev-parse", "HEAD")
