@@ -331,6 +331,22 @@ def test_undo_alias_that_cannot_reach_the_registry_says_so(repo):
     )
 
 
+def test_a_release_needs_a_configured_environment_checked_out(repo, tmp_path_factory, monkeypatch):
+    from modelrail.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    assert steps.release_config(repo, "staging")["environments"] == ["staging", "production"]
+    with pytest.raises(ConfigError) as caught:
+        steps.release_config(repo, "prod")
+    assert (
+        str(caught.value) == f"{repo / 'modelrail.yaml'}: key 'environments': 'prod' is not one of staging, production"
+    )
+    with pytest.raises(
+        ConfigError, match=r"the checked-out branch is staging, not the environment branch 'production'"
+    ):
+        steps.release_config(repo, "production")
+
+
 def test_the_actor_is_githubs_else_the_local_user_else_unknown(monkeypatch):
     monkeypatch.setenv("GITHUB_ACTOR", "ann")
     monkeypatch.setenv("USER", "bob")
