@@ -472,6 +472,8 @@ def test_the_image_repository_is_the_override_or_the_configured_registry(workdir
     assert promote._image_repository(workdir, config, "localhost:5000/") == f"localhost:5000/{name}"
     assert promote._image_repository(workdir, {}, None) is None
     assert promote._image_repository(workdir, {"container_registry": "/"}, None) is None
+    # Only slashes are stripped: a host name may end in any letter (upper case too, in the reference grammar).
+    assert promote._image_repository(workdir, {}, "REGISTRY.BOX/") == f"REGISTRY.BOX/{name}"
 
 
 # Promotion's drift gate: the training data against the environment's reference data.
