@@ -89,6 +89,7 @@ class FakeMlflow:
         self.tags.get(str(version), {}).pop(key, None)  # as MLflow: deleting a missing tag is no error
 
     def set_registered_model_tag(self, model, key, value):
+        self._call("set_model_tag", model, key, value)
         self.model_tags[key] = value
 
     def delete_registered_model_tag(self, model, key):
@@ -442,6 +443,8 @@ def test_rollback_brings_back_the_previous_release_whole(repo, released, images)
     assert released.client.aliases == {"staging": "2"} and images.moves[-1] == ("reg/clf", "staging", digest_of("2"))
     assert model_registry.REJECTED_TAG not in released.client.tags["3"]
     assert released.client.model_tags == {}, "the environment lock was not released"
+    (lock,) = [call for call in released.client.calls if call[0] == "set_model_tag"]
+    assert lock[1] == "modelrail.lock.staging" and lock[2].endswith(" ann"), "the lock names who holds it"
     assert echoed[0] == f"image reg/clf:staging -> {digest_of('2')}"
 
 
@@ -463,6 +466,8 @@ def test_rollback_to_a_version_can_reject_the_current_one_and_leave_the_image(re
     # The rejection is now on the branch: rolling forward to v3 again needs --allow-rejected.
     with pytest.raises(Refused, match=r"^v3 was rolled back from staging and rejected by ann at t9"):
         rollback.run(repo, "staging", steps.Options(image=False, echo=echoed.append), to="3")
+    rollback.run(repo, "staging", steps.Options(image=False, allow_rejected=True, echo=echoed.append), to="3")
+    assert committed(repo)["model_version"] == "3" and released.client.aliases == {"staging": "3"}
 
 
 def test_a_failed_rollback_says_to_re_run_that_rollback(repo, released, images):
