@@ -405,11 +405,13 @@ def promotion(version: str) -> dict:
 
 
 @pytest.fixture
-def released(repo, images, monkeypatch) -> FakeRegistry:
-    """Versions 1, 2 and 3 promoted to staging in turn, through an in-memory registry that rollback then opens."""
+def released(repo, images, monkeypatch, tmp_path_factory) -> FakeRegistry:
+    """Versions 1, 2 and 3 promoted to staging in turn, through an in-memory registry that rollback then opens; the
+    working directory elsewhere (git runs in the repository given)."""
     registry = FakeRegistry()
     for version in "123":
         apply(repo, registry, promotion(version))
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
     monkeypatch.setattr(model_registry, "open_registry", lambda repo_, config: registry)
     monkeypatch.setattr(steps, "now", lambda: "t9")
     from modelrail.container import engine
