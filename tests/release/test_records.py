@@ -525,6 +525,7 @@ def test_the_drift_gate_records_what_it_compared_and_each_columns_psi(drift_repo
     # Without reference data for the environment there is no drift gate (and no record).
     assert drift_gate(drift_repo, "production") is None
     assert promote._drift_gate(drift_repo, yaml.safe_load("promotion: {}"), Layout(), "staging") is None
+    assert promote._drift_gate(drift_repo, {}, Layout(), "staging") is None
     assert not (drift_repo / "build/promote/drift-production.json").exists()
 
 
@@ -540,6 +541,13 @@ def test_drift_beyond_the_threshold_refuses_naming_both_data_and_the_report(drif
         f"data/reference/staging.csv differ beyond the thresholds of {config} (drift:): "
     )
     assert message.endswith(f"(full report: {report})") and "'x'" in message and "'y'" not in message
+
+
+def test_the_drift_gate_holds_the_data_to_the_thresholds_of_modelrail_yaml(drift_repo):
+    # The same data as the passing case above; a threshold below its psi of x (0.00066) makes it drift.
+    (drift_repo / "modelrail.yaml").write_text(DRIFT_CONFIG.replace("psi: 0.2", "psi: 0.0005"))
+    with pytest.raises(Refused, match=r"^drift gate: .*'x'"):
+        drift_gate(drift_repo)
 
 
 @pytest.mark.parametrize("missing", ["data/prepared/train.csv", "data/reference/staging.csv"])
