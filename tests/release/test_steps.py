@@ -680,6 +680,22 @@ def test_a_rejected_artifact_is_refused_unless_allowed(repo, promoting):
     assert registry.client.aliases == {"staging": "1"}
 
 
+def test_a_commit_without_gate_records_refuses_naming_the_key_in_its_modelrail_yaml(repo, promoting):
+    registry, _ = promoting
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    for stage in ("raw_gate", "feature_gate", "model_gate"):
+        del lock["stages"][stage]
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
+    git(repo, "commit", "-qam", "a pipeline without its gates")
+    with pytest.raises(Refused) as caught:
+        promote_run(repo)
+    assert str(caught.value).endswith(
+        f"(required: raw, features, model; {repo / 'modelrail.yaml'}: key 'paths.gates' ('gates') is where the gate "
+        "stages write them)"
+    )
+    assert registry.client.aliases == {} and not (repo / "releases").exists()
+
+
 def test_a_run_approved_for_an_earlier_commit_releases_nothing(repo, promoting):
     registry, _ = promoting
     approved = git(repo, "rev-parse", "HEAD~1")
