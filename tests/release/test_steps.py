@@ -704,20 +704,28 @@ def test_a_run_approved_for_an_earlier_commit_releases_nothing(repo, promoting):
     assert registry.client.aliases == {} and not (repo / "releases").exists()
 
 
+def configure_registry(repo: Path) -> str:
+    """container_registry in the environment branch's modelrail.yaml; returns the image repository."""
+    from modelrail.identity import project_name
+
+    (repo / "modelrail.yaml").write_text(PROMOTE_CONFIG + "container_registry: localhost:5000\n")
+    git(repo, "commit", "-qam", "an image registry")
+    return f"localhost:5000/{project_name(repo)}"
+
+
 def test_promote_with_an_image_releases_the_digest_the_registry_holds_for_the_content(
     repo, promoting, images, monkeypatch
 ):
     from modelrail.container import engine
-    from modelrail.identity import project_name
     from modelrail.release import image_tags, promote
 
     _, content = promoting
+    repository = configure_registry(repo)
     monkeypatch.setattr(engine, "connect", lambda: "docker")
-    asked = []
+    asked, tags = [], {}
     monkeypatch.setattr(image_tags, "image_digest_for", lambda *args: asked.append(args) or DIGEST)
-    monkeypatch.setattr(promote, "registry_digest", lambda client, reference: None)
-    result = promote.run(repo, "staging", steps.Options(echo=print), registry="localhost:5000")
-    repository = f"localhost:5000/{project_name(repo)}"
+    monkeypatch.setattr(promote, "registry_digest", lambda client, reference: tags.get(reference))
+    result = promote.run(repo, "staging", steps.Options(echo=print))
     assert asked == [("docker", repository, content)]
     assert result.record["image"] == {
         "repository": repository,
@@ -725,3 +733,22 @@ def test_promote_with_an_image_releases_the_digest_the_registry_holds_for_the_co
         "tags": ["staging", f"model-{content}"],
     }
     assert images.moves[-1] == (repository, "staging", DIGEST)
+    tags[f"{repository}:staging"] = DIGEST  # what the move did on the registry
+    released = git(repo, "rev-parse", "HEAD")
+    assert promote.run(repo, "staging", steps.Options(echo=print)).changed is False
+    # A hand edit of the overlay: the idle run re-renders it from the record, and moves nothing.
+    overlay = repo / "deploy/staging/kustomization.yaml"
+    overlay.write_text(overlay.read_text().replace(DIGEST, OLD_DIGEST))
+    git(repo, "commit", "-qam", "a hand edit")
+    restored = promote.run(repo, "staging", steps.Options(echo=print))
+    assert restored.changed is True and restored.commit == git(repo, "rev-parse", "HEAD") != released
+    assert DIGEST in overlay.read_text() and len(images.moves) == 1
+    # The tag pushed elsewhere since: the record and the alias alone do not make it a no-op.
+    tags[f"{repository}:staging"] = OLD_DIGEST
+    again = promote.run(repo, "staging", steps.Options(echo=print))
+    assert again.changed is True and images.moves[-1] == (repository, "staging", DIGEST)
+
+
+def test_promote_without_the_image_part_names_no_image_even_with_a_registry_configured(repo, promoting, images):
+    configure_registry(repo)
+    assert promote_run(repo).record["image"] is None and images.moves == []
