@@ -696,6 +696,23 @@ def test_a_commit_without_gate_records_refuses_naming_the_key_in_its_modelrail_y
     assert registry.client.aliases == {} and not (repo / "releases").exists()
 
 
+def test_promote_re_hashes_the_reference_data_of_its_environment(repo, promoting):
+    from modelrail.trust.integrity import IntegrityError
+
+    registry, _ = promoting
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    lock["stages"]["reference"] = {"outs": [{"path": "data/reference/staging.csv", "md5": md5(TRAIN)}]}
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock))
+    git(repo, "commit", "-qam", "reference data tracked")
+    label = f"data/prepared/train.csv={md5(TRAIN)} data/raw/x.csv={md5('raw')} data/reference/staging.csv={md5(TRAIN)}"
+    registry.client.tags["1"][model_registry.DATA_TAG] = label
+    # Other bytes than dvc.lock records, as `dvc pull` from a remote someone overwrote checks out.
+    (repo / "data/reference/staging.csv").write_text(TRAIN.replace("1", "7"))
+    with pytest.raises(IntegrityError, match=r"data/reference/staging\.csv"):
+        promote_run(repo)
+    assert registry.client.aliases == {} and not (repo / "releases").exists()
+
+
 def test_a_run_approved_for_an_earlier_commit_releases_nothing(repo, promoting):
     registry, _ = promoting
     approved = git(repo, "rev-parse", "HEAD~1")
