@@ -616,6 +616,8 @@ def test_promote_releases_the_registered_version_with_its_whole_record(repo, pro
     )
     assert git(repo, "log", "-1", "--format=%s") == "Promote clf v1 to staging"
     assert registry.client.aliases == {"staging": "1"} and registry.client.model_tags == {}
+    (lock,) = [call for call in registry.client.calls if call[0] == "set_model_tag"]
+    assert lock[1] == "modelrail.lock.staging" and lock[2].endswith(" ann"), "the lock names who holds it"
     assert (repo / "build/promote/drift-staging.json").is_file()
 
 
