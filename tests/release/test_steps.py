@@ -768,6 +768,29 @@ def test_promote_with_an_image_releases_the_digest_the_registry_holds_for_the_co
     assert again.changed is True and images.moves[-1] == (repository, "staging", DIGEST)
 
 
+def test_production_releases_the_digest_staging_released_not_what_the_tag_says_now(
+    repo, promoting, images, monkeypatch
+):
+    from modelrail.container import engine
+    from modelrail.release import image_tags, promote
+
+    _, content = promoting
+    repository = configure_registry(repo)
+    monkeypatch.setattr(engine, "connect", lambda: "docker")
+    monkeypatch.setattr(promote, "registry_digest", lambda client, reference: None)
+    monkeypatch.setattr(image_tags, "image_digest_for", lambda *args: DIGEST)
+    promote.run(repo, "staging", steps.Options(echo=print))
+    # model-<hash> pushed again since (a rebuild): production takes the digest staging's record names, checked.
+    monkeypatch.setattr(image_tags, "image_digest_for", lambda *args: OLD_DIGEST)
+    checked = []
+    monkeypatch.setattr(image_tags, "check_image", lambda *args: checked.append(args) or args[2])
+    git(repo, "checkout", "-q", "production")
+    git(repo, "merge", "-q", "--ff-only", "staging")
+    result = promote.run(repo, "production", steps.Options(echo=print))
+    assert result.record["image"]["digest"] == DIGEST and checked == [("docker", repository, DIGEST, content)]
+    assert images.moves[-1] == (repository, "production", DIGEST)
+
+
 def test_promote_without_the_image_part_names_no_image_even_with_a_registry_configured(repo, promoting, images):
     configure_registry(repo)
     assert promote_run(repo).record["image"] is None and images.moves == []
