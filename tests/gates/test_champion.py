@@ -1,7 +1,8 @@
 """`modelrail gate model --target-env/--alias`: the champion comparison against a real (SQLite) MLflow registry."""
 
+import functools
 import json
-import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -33,23 +34,27 @@ def repo(workdir, monkeypatch):
     return workdir
 
 
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory) -> Path:
-    """An empty SQLite tracking store: made once, copied per test (its schema migrations take seconds)."""
+@functools.cache
+def empty_store_bytes() -> bytes:
+    """An empty SQLite tracking store, made once per process (its schema migrations take seconds, 15 under load).
+
+    Kept in memory rather than per session: `make mutation` runs each mutant in a new pytest session forked from one
+    process, which would otherwise pay the migrations again for every mutant.
+    """
     from mlflow import MlflowClient
 
-    path = tmp_path_factory.mktemp("store") / "registry.db"
-    uri = f"sqlite:///{path}"
-    MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
-    return path
+    with tempfile.TemporaryDirectory() as folder:
+        uri = f"sqlite:///{Path(folder) / 'registry.db'}"
+        MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
+        return (Path(folder) / "registry.db").read_bytes()
 
 
 @pytest.fixture
-def champion(repo, empty_store):
+def champion(repo):
     """Version 1 of `clf`, behind alias `staging`, whose run logged test_accuracy 0.92 and test_log_loss 0.2."""
     from mlflow import MlflowClient
 
-    shutil.copyfile(empty_store, repo / "registry.db")
+    (repo / "registry.db").write_bytes(empty_store_bytes())
     uri = f"sqlite:///{repo / 'registry.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = client.create_experiment("e", artifact_location=(repo / "artifacts").as_uri())
