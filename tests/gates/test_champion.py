@@ -2,6 +2,7 @@
 
 import functools
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -47,6 +48,10 @@ def empty_store_bytes() -> bytes:
         uri = f"sqlite:///{Path(folder) / 'registry.db'}"
         MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
         return (Path(folder) / "registry.db").read_bytes()
+
+
+if "MUTANT_UNDER_TEST" in os.environ:
+    empty_store_bytes()  # made in mutmut's fork server, which imports this module once; each mutant inherits it
 
 
 @pytest.fixture
@@ -283,8 +288,11 @@ def test_an_empty_list_of_champion_metrics_is_refused(repo, capsys):
     assert "modelrail.yaml: key 'gates.model.champion.metrics' names no metric to compare" in capsys.readouterr().err
 
 
-def test_the_champion_comparison_needs_a_registered_model(repo, capsys):
-    (repo / "modelrail.yaml").write_text(CONFIG.replace("  registered_model: clf\n", "").replace("WHEN", "fail"))
+@pytest.mark.parametrize(
+    "cut", ["  registered_model: clf\n", "mlflow:\n  tracking_uri: sqlite:///registry.db\n  registered_model: clf\n"]
+)
+def test_the_champion_comparison_needs_a_registered_model(repo, capsys, cut):
+    (repo / "modelrail.yaml").write_text(CONFIG.replace(cut, "").replace("WHEN", "fail"))
     assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--target-env", "staging") == 2
     err = capsys.readouterr().err
     assert "modelrail.yaml: key 'mlflow.registered_model' is required for the champion comparison" in err
