@@ -407,7 +407,7 @@ def test_the_health_wait_polls_until_healthy(fake_engine):
 @pytest.mark.parametrize("status", ["exited", "dead"])
 def test_a_container_that_stops_before_it_is_healthy_fails_with_its_logs(fake_engine, status):
     fake = fake_engine(STARTING, {"Status": status, "ExitCode": 3, "Health": {"Status": "starting"}})
-    check = container_smoke.wait_healthy(fake.container(), timeout=30)
+    check = container_smoke.wait_healthy(fake.container(), timeout=3)
     assert fake.polls == 2
     assert check == Check(
         "healthy",
@@ -463,15 +463,19 @@ class RecordedContainer:
     """A container whose client run (`exec_run`) prints recorded answers, one JSON line each, as the real client
     does; `reload` moves it to the state it is in after the requests."""
 
-    def __init__(self, answers: list[dict], after: str = "running", stderr: bytes = b""):
-        self.answers, self.after, self.stderr = answers, after, stderr
+    def __init__(self, answers: list[dict], after: str = "running", stderr: bytes = b"", noise: bytes = b""):
+        self.answers, self.after, self.stderr, self.noise = answers, after, stderr, noise
         self.attrs = {"State": {"Status": "running"}}
         self.commands: list[list[str]] = []
 
     def exec_run(self, command, demux):
         assert demux is True, "stdout and stderr apart: the answers are on stdout"
         self.commands.append(command)
-        stdout = "".join(json.dumps(answer) + "\n" for answer in self.answers).encode()
+        if self.after == "removed":  # the engine no longer knows the container
+            import docker
+
+            raise docker.errors.APIError("404 Client Error: Not Found (No such container: c0ffee)")
+        stdout = self.noise + "".join(json.dumps(answer) + "\n" for answer in self.answers).encode()
         return 0, (stdout or None, self.stderr or None)
 
     def reload(self):
@@ -530,7 +534,7 @@ def answers_of(workdir):
     def check(container) -> dict[str, Check]:
         requests = probes.requests_for(sample())
         checks = container_smoke._check_answers(
-            container, requests, expected, 1e-6, workdir / "build/predictions.csv", suite
+            container, requests, expected, 1e-6, workdir / "build/smoke/predictions.csv", suite
         )
         by_name = {check.name: check for check in checks}
         assert len(by_name) == len(checks), "one check per name"
@@ -554,8 +558,10 @@ def test_a_healthy_server_s_answers_pass_every_check(answers_of, workdir):
         "survives malformed requests", True, "still running and answering /ping"
     )
     assert checks["refuses a NaN value with a 4xx"].details["status"] == 400
-    # The served predictions are kept for the report, exactly as the image answered them.
-    assert (workdir / "build/predictions.csv").read_text() == "prediction\n0\n1\n"
+    # The served predictions are kept for the report, exactly as the image answered them (a second run replaces them).
+    assert (workdir / "build/smoke/predictions.csv").read_text() == "prediction\n0\n1\n"
+    answers_of(RecordedContainer(recorded(golden={"body": json.dumps({"predictions": [1, 1]})})))
+    assert (workdir / "build/smoke/predictions.csv").read_text() == "prediction\n1\n1\n"
     # All requests go in one run of the client inside the container, one JSON case per request.
     ((python, flag, client, *cases),) = container.commands
     assert (python, flag, client) == ("python3", "-c", probes._CLIENT)
@@ -583,7 +589,7 @@ def test_predictions_that_differ_or_break_the_suite_fail(answers_of, workdir):
         "predictions: expect_column_values_to_be_in_set": failed["predictions: expect_column_values_to_be_in_set"],
     }
     assert checks["predictions: expect_column_values_to_be_in_set"].column == "prediction"
-    assert (workdir / "build/predictions.csv").read_text() == "prediction\n0\n7\n"
+    assert (workdir / "build/smoke/predictions.csv").read_text() == "prediction\n0\n7\n"
 
 
 def test_a_golden_sample_answered_with_an_error_fails_without_predictions(answers_of, workdir):
@@ -598,7 +604,7 @@ def test_a_golden_sample_answered_with_an_error_fails_without_predictions(answer
         "answers the golden sample", False, f"answered 500 to the golden sample: {body[:300]}"
     )
     assert not any(name.startswith("predictions") for name in checks), "no predictions to compare or check"
-    assert not (workdir / "build/predictions.csv").exists()
+    assert not (workdir / "build/smoke/predictions.csv").exists()
     assert checks["survives malformed requests"].success
     # A golden answer that is a 2xx but not 200 is not the predictions either.
     checks = answers_of(RecordedContainer(recorded(golden={"status": 201})))
@@ -637,3 +643,30 @@ def test_a_container_that_stopped_under_the_client_fails_every_answer(answers_of
         check = checks[f"refuses {what} with a 4xx"]
         assert not check.success and check.message == f"no answer to {what}: {gone} (the server crashed or hung up)"
     assert not checks["survives malformed requests"].success
+
+
+def test_the_client_s_output_is_read_leniently_and_what_it_could_not_answer_is_said(workdir):
+    """exchange: a line that is not an answer is skipped, bytes that are not UTF-8 do not stop the reading, and each
+    request the client did not answer gets status None and the end of what it wrote on stderr."""
+    requests = probes.requests_for(sample())
+    golden = {"name": "golden", "status": 200, "body": "[0, 1]"}
+    tail = "E" * 300
+    container = RecordedContainer([golden], stderr=b"\xff" + b"x" * 100 + tail.encode(), noise=b"\xff warning\n")
+    answers = probes.exchange(container, requests)
+    assert list(answers) == [r.name for r in requests] and answers["golden"] == golden
+    gone = f"the container stopped before answering ({tail})"
+    assert answers["nan"] == {"name": "nan", "status": None, "body": gone}
+    # Nothing on stderr either, and bytes that are not UTF-8 in it: both still said.
+    answers = probes.exchange(RecordedContainer([]), requests)
+    assert answers["health-after"] == {
+        "name": "health-after",
+        "status": None,
+        "body": "the container stopped before answering (no output)",
+    }
+    answers = probes.exchange(RecordedContainer([], stderr=b"killed \xff"), requests)
+    assert answers["golden"]["body"] == "the container stopped before answering (killed \ufffd)"
+    # The engine no longer knows the container: every request unanswered, with the engine's words.
+    answers = probes.exchange(RecordedContainer([], after="removed"), requests)
+    assert {answer["body"] for answer in answers.values()} == {
+        "the container stopped before answering (404 Client Error: Not Found (No such container: c0ffee))"
+    }

@@ -188,7 +188,10 @@ def test_without_a_target_only_thresholds_are_checked(repo):
 
 def test_an_unknown_target_environment_is_a_configuration_error(repo, capsys):
     assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--target-env", "feature-x") == 2
-    assert "target environment 'feature-x' is neither an environment" in capsys.readouterr().err
+    assert (
+        "modelrail.yaml: key 'environments': target environment 'feature-x' is neither an environment "
+        "(staging, production) nor a development branch (main, master)"
+    ) in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
