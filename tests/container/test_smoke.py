@@ -396,12 +396,16 @@ STARTING = {"Status": "running", "Health": {"Status": "starting"}}
 
 def test_the_health_wait_polls_until_healthy(fake_engine):
     fake = fake_engine(STARTING, STARTING, {"Status": "running", "Health": {"Status": "healthy"}})
-    check = container_smoke.wait_healthy(fake.container(), timeout=30)
+    check = container_smoke.wait_healthy(fake.container(), timeout=3)
     assert fake.polls == 3, "it waits through the two 'starting' answers"
     assert (check.name, check.success, check.file, check.column) == ("healthy", True, None, None)
     seconds = check.details["seconds"]
-    assert list(check.details) == ["seconds"] and 0.04 <= seconds < 30, "two sleeps of 20 ms at least"
-    assert check.message == f"healthy after {seconds:.1f}s"
+    assert list(check.details) == ["seconds"] and 0.04 <= seconds < 3, "two sleeps of 20 ms at least"
+    assert seconds == round(seconds, 2), "recorded to the hundredth of a second"
+    # The message says the same wait to the tenth (rounded from the clock, not from the hundredths recorded).
+    said = check.message.removeprefix("healthy after ").removesuffix("s")
+    assert check.message == f"healthy after {said}s" and len(said.split(".")[1]) == 1
+    assert abs(float(said) - seconds) <= 0.051
 
 
 @pytest.mark.parametrize("status", ["exited", "dead"])
@@ -418,19 +422,22 @@ def test_a_container_that_stops_before_it_is_healthy_fails_with_its_logs(fake_en
 
 def test_an_image_without_a_healthcheck_fails_at_once(fake_engine):
     fake = fake_engine({"Status": "running"}, {"Status": "running", "Health": {"Status": "healthy"}})
-    check = container_smoke.wait_healthy(fake.container(), timeout=30)
+    check = container_smoke.wait_healthy(fake.container(), timeout=3)
     assert fake.polls == 1
     assert check == Check("healthy", False, "the image declares no HEALTHCHECK (fix: add one to the Dockerfile)")
     # The engine reports a null Health for such a container in some versions: the same verdict.
     fake = fake_engine({"Status": "running", "Health": None})
-    assert container_smoke.wait_healthy(fake.container(), timeout=30) == check
+    assert container_smoke.wait_healthy(fake.container(), timeout=3) == check
 
 
 def test_an_unhealthy_container_fails_at_once_with_its_logs(fake_engine):
     fake = fake_engine({"Status": "running", "Health": {"Status": "unhealthy"}}, STARTING)
-    check = container_smoke.wait_healthy(fake.container(), timeout=30)
+    check = container_smoke.wait_healthy(fake.container(), timeout=3)
     assert fake.polls == 1
     assert check == Check("healthy", False, "not healthy after 0s (unhealthy): starting server | listening on 8080")
+    # Logs that are not UTF-8 are still shown, the bad bytes replaced.
+    fake = fake_engine({"Status": "running", "Health": {"Status": "unhealthy"}}, logs=b"bad \xff byte\n")
+    assert container_smoke.wait_healthy(fake.container(), timeout=3).message.endswith(": bad \ufffd byte")
 
 
 def test_the_health_wait_gives_up_after_the_timeout(fake_engine):
@@ -445,7 +452,7 @@ def test_the_health_wait_gives_up_after_the_timeout(fake_engine):
 def test_the_logs_in_a_failure_are_the_last_lines_joined_and_cut(fake_engine):
     def failure_logs(lines: bytes) -> str:
         fake = fake_engine({"Status": "exited", "ExitCode": 1}, logs=lines)
-        message = container_smoke.wait_healthy(fake.container(), timeout=30).message
+        message = container_smoke.wait_healthy(fake.container(), timeout=3).message
         return message.removeprefix("the container exited with code 1 before it was healthy: ")
 
     # The last 15 lines, joined by " | "; of those at most the last 1500 characters.
@@ -455,7 +462,7 @@ def test_the_logs_in_a_failure_are_the_last_lines_joined_and_cut(fake_engine):
     assert logs == " | ".join(long[-15:])[-1500:] and len(logs) == 1500 and logs.endswith("line 0039 " + "x" * 200)
     # A container already gone answers no logs: the verdict stands, the hint says so.
     fake = fake_engine({"Status": "dead", "ExitCode": 137}, logs=None)
-    check = container_smoke.wait_healthy(fake.container(), timeout=30)
+    check = container_smoke.wait_healthy(fake.container(), timeout=3)
     assert check.message == "the container exited with code 137 before it was healthy: (no logs)"
 
 
