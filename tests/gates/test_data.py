@@ -103,6 +103,10 @@ def test_every_file_is_checked_when_several_are_given(workdir, suite, capsys):
     assert {check["file"] for check in record["checks"]} == {"good.csv", "bad.csv"}
 
 
+# GX keeps one expectation per type and column: without the refusal the first range would never be checked.
+TWO_RANGES = [{"column": "count", "min_value": 0, "max_value": 2}, {"column": "count", "min_value": 5, "max_value": 9}]
+
+
 @pytest.mark.parametrize(
     ("suite_text", "expected"),
     [
@@ -111,7 +115,15 @@ def test_every_file_is_checked_when_several_are_given(workdir, suite, capsys):
         ('{"expectations": [{"type": "make_it_pass"}]}', "expectations[0]: key 'type'"),
         ('{"expectations": [{"type": "expect_the_moon", "kwargs": {}}]}', "(expect_the_moon) is not a valid"),
         ('{"expectations": [{"type": "expect_column_values_to_be_between"}]}', "field required"),
+        (
+            json.dumps(
+                {"expectations": [{"type": "expect_column_values_to_be_between", "kwargs": k} for k in TWO_RANGES]}
+            ),
+            "expectations[1] (expect_column_values_to_be_between) repeats an earlier expectation of the same type on "
+            "the same column, which it would replace (fix: merge the two into one)",
+        ),
     ],
+    ids=["not_json", "no_expectations", "no_type", "unknown_type", "no_kwargs", "same_type_and_column_twice"],
 )
 def test_bad_suite_is_a_config_error(workdir, capsys, suite_text, expected):
     (workdir / "good.csv").write_text(GOOD_CSV)
