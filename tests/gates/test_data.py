@@ -617,3 +617,22 @@ def test_record_values_are_plain_json():
     assert [type(value) for value in plain] == [int, list, type(None), str, bool, str]
     assert data_gate._plain(pd.NA) == "<NA>"
     assert data_gate._plain(np.float64("nan")) is None
+
+
+def test_only_an_integer_type_list_counts_the_numbers_that_are_not_whole():
+    import pandas as pd
+
+    def counted(values: list, type_list: list[str]) -> dict:
+        details = {}
+        data_gate._count_wrong_types(pd.Series(values, dtype=object), type_list, details)
+        return details
+
+    assert counted([1, 8.5, "x"], ["Int64", "int32"])["unexpected_examples"] == [8.5, "x"]
+    assert counted([1, 8.5, "x"], ["int64", "float64"])["unexpected_examples"] == ["x"]
+    assert counted([None, None], ["int64"]) == {
+        "element_count": 0,
+        "unexpected_count": 0,
+        "unexpected_percent": 0.0,
+        "unexpected_examples": [],
+        "unexpected_rows": [],
+    }
