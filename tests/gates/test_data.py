@@ -636,3 +636,81 @@ def test_only_an_integer_type_list_counts_the_numbers_that_are_not_whole():
         "unexpected_examples": [],
         "unexpected_rows": [],
     }
+
+
+# The Spark engine's wiring, without Spark: what runs on it is in test_data_spark.py (marked services).
+SPARK_SUITE = data_gate.Suite(
+    path=Path("raw.json"),
+    name="raw",
+    expectations=[
+        {"type": TYPE_CHECK, "kwargs": {"column": "height", "type_list": ["float64", "int64", "decimal"]}},
+        {"type": TYPE_CHECK, "kwargs": {"column": "count", "type_list": "int64"}},  # not a list: left to GX to refuse
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "height"}},
+    ],
+    digests={},
+)
+
+
+def test_on_spark_a_suites_pandas_type_names_become_spark_schema_types():
+    assert data_gate._for_engine(SPARK_SUITE, "pandas") is SPARK_SUITE
+    spark_suite = data_gate._for_engine(SPARK_SUITE, "spark")
+    assert spark_suite == data_gate.Suite(
+        path=Path("raw.json"),
+        name="raw",
+        expectations=[
+            {
+                "type": TYPE_CHECK,
+                "kwargs": {
+                    "column": "height",
+                    "type_list": ["DoubleType", "LongType", "IntegerType", "ShortType", "ByteType", "decimal"],
+                },
+            },
+            SPARK_SUITE.expectations[1],
+            SPARK_SUITE.expectations[2],
+        ],
+        digests={},
+    )
+    assert SPARK_SUITE.expectations[0]["kwargs"]["type_list"] == ["float64", "int64", "decimal"], "suite unchanged"
+    assert data_gate._suite_type_lists(SPARK_SUITE) == {"height": ["float64", "int64", "decimal"], "count": "int64"}
+
+
+def test_the_spark_engine_starts_its_session_with_the_configuration_and_records_in_the_suites_words(monkeypatch):
+    import modelrail.engines
+    import modelrail.spark_data
+
+    session, config = object(), {"spark": {"master": "local[1]"}}
+    started, validated = [], []
+    monkeypatch.setattr(modelrail.engines, "spark_session", lambda given: started.append(given) or session)
+    monkeypatch.setattr(modelrail.spark_data, "load_spark_table", lambda spark, path: ("table", spark, path))
+    monkeypatch.setattr(data_gate, "_validate_spark", lambda *args: validated.append(args) or ["check"])
+    load, validate = data_gate._engine("spark", config, SPARK_SUITE)
+    assert started == [config]
+    assert load(Path("big.parquet")) == ("table", session, Path("big.parquet"))
+    assert validate("the table", "the GX suite") == ["check"]
+    assert validated == [("the table", "the GX suite", data_gate._suite_type_lists(SPARK_SUITE))]
+    assert data_gate._engine("pandas", config, SPARK_SUITE) == (data_gate.load_table, data_gate._validate)
+    assert started == [config], "pandas starts no Spark session"
+
+
+def test_the_gate_hands_the_engine_its_configuration_and_records_pyspark(workdir, suite, monkeypatch):
+    import modelrail.engines
+    import modelrail.spark_data
+
+    config = {"spark": {"master": "local[1]"}}
+    started = []
+    monkeypatch.setattr(modelrail.engines, "spark_session", lambda given: started.append(given) or "session")
+    monkeypatch.setattr(modelrail.spark_data, "load_spark_table", lambda spark, path: data_gate.load_table(path))
+    monkeypatch.setattr(data_gate, "_validate_spark", lambda table, gx_suite, type_lists: [])
+    result = data_gate.run([Path("good.csv")], suite, Path(RECORD), Path("gates/data.md"), "spark", config)
+    assert started == [config]
+    assert result.inputs["engine"] == "spark"
+    assert sorted(json.loads(Path(RECORD).read_text())["versions"]) == [
+        "great_expectations",
+        "modelrail",
+        "pandas",
+        "pyarrow",
+        "pyspark",
+        "python",
+    ]
+    data_gate.run([Path("good.csv")], suite, Path(RECORD), Path("gates/data.md"), "spark")
+    assert started == [config, {}], "no configuration is an empty one"
