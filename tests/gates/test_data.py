@@ -307,34 +307,34 @@ def test_the_record_names_every_input_and_a_file_that_cannot_be_read_does_not_st
 
 def test_the_columns_checks_name_what_is_missing_what_is_extra_and_a_wrong_order(workdir):
     suite = write_suite(
-        ("expect_table_columns_to_match_set", {"column_set": ["height", "count", "label"]}),
-        ("expect_table_columns_to_match_ordered_list", {"column_list": ["height", "count", "label"]}),
+        ("expect_table_columns_to_match_set", {"column_set": ["height", "count", "label", "weight"]}),
+        ("expect_table_columns_to_match_ordered_list", {"column_list": ["height", "count", "label", "weight"]}),
         ("expect_table_row_count_to_be_between", {"min_value": 10}),
     )
-    (workdir / "bad.csv").write_text("count,height,extra\n1,2.0,a\n")
-    (workdir / "swapped.csv").write_text("height,label,count\n" + "2.0,a,1\n" * 10)
+    (workdir / "bad.csv").write_text("count,height,extra,more\n1,2.0,a,b\n")
+    (workdir / "swapped.csv").write_text("height,label,count,weight\n" + "2.0,a,1,3\n" * 10)
     record = run_gate("bad.csv", "swapped.csv", suite=suite)
-    missing_and_extra = {"missing_columns": ["label"], "unexpected_columns": ["extra"]}
+    missing_and_extra = {"missing_columns": ["label", "weight"], "unexpected_columns": ["extra", "more"]}
     assert [check for check in record["checks"] if check["file"] == "bad.csv"] == [
         {
             "name": "expect_table_columns_to_match_set",
             "success": False,
-            "message": "bad.csv: missing column(s): label; unexpected column(s): extra",
+            "message": "bad.csv: missing column(s): label, weight; unexpected column(s): extra, more",
             "file": "bad.csv",
             "details": {
-                "kwargs": {"column_set": ["height", "count", "label"]},
-                "observed_value": ["count", "extra", "height"],
+                "kwargs": {"column_set": ["height", "count", "label", "weight"]},
+                "observed_value": ["count", "extra", "height", "more"],
                 **missing_and_extra,
             },
         },
         {
             "name": "expect_table_columns_to_match_ordered_list",
             "success": False,
-            "message": "bad.csv: missing column(s): label; unexpected column(s): extra",
+            "message": "bad.csv: missing column(s): label, weight; unexpected column(s): extra, more",
             "file": "bad.csv",
             "details": {
-                "kwargs": {"column_list": ["height", "count", "label"]},
-                "observed_value": ["count", "height", "extra"],
+                "kwargs": {"column_list": ["height", "count", "label", "weight"]},
+                "observed_value": ["count", "height", "extra", "more"],
                 **missing_and_extra,
             },
         },
