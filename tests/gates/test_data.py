@@ -714,3 +714,16 @@ def test_the_gate_hands_the_engine_its_configuration_and_records_pyspark(workdir
     ]
     data_gate.run([Path("good.csv")], suite, Path(RECORD), Path("gates/data.md"), "spark")
     assert started == [config, {}], "no configuration is an empty one"
+
+
+def test_a_great_expectations_project_in_the_repository_is_left_alone(workdir, suite):
+    """The gate's GX context is ephemeral: a `gx/` project of the model team's (or GX Cloud settings) never receives
+    the gate's data sources, and two files do not collide on the data source's name there."""
+    import great_expectations as gx
+
+    gx.get_context(mode="file", project_root_dir=workdir)
+    project = {path: path.read_bytes() for path in (workdir / "gx").rglob("*") if path.is_file()}
+    assert project, "GX wrote its project"
+    (workdir / "again.csv").write_text(GOOD_CSV)
+    assert run_gate("good.csv", "again.csv", suite=suite)["passed"] is True
+    assert {path: path.read_bytes() for path in (workdir / "gx").rglob("*") if path.is_file()} == project
