@@ -219,6 +219,35 @@ def test_rows_are_counted_per_file_across_batches(workdir, reference):
     assert [entry["rows"] for entry in result.inputs["current"]["files"]] == [7, 5]
 
 
+def test_parts_counted_apart_add_up_to_one_pass_in_the_datas_order(workdir, reference):
+    """Row groups and files are counted on every core, each apart, then added up in order: the record equals the
+    one of the same rows in one part, down to which never-seen values it gives as examples (the first, in order)."""
+    import io
+
+    import pandas as pd
+
+    from modelrail.data_files import data_parts
+    from modelrail.gates import drift as drift_gate
+
+    frame = pd.read_csv(io.StringIO(rows(4000, seed=8, shift=0.4, blank_weight=0.1)))
+    frame.loc[::500, "colour"] = [f"new{index}" for index in range(8)]
+    whole, parts = workdir / "whole.parquet", workdir / "parts"
+    frame.to_parquet(whole, row_group_size=len(frame))
+    parts.mkdir()
+    for index, start in enumerate(range(0, 4000, 1000)):
+        frame.iloc[start : start + 1000].to_parquet(parts / f"part-{index}.parquet", row_group_size=250)
+    assert len(data_parts(whole)) == 1 and len(data_parts(parts)) == 16
+    one = drift_gate.run(reference, whole, None, None, workdir / "one.json", workdir / "one.md", batch_rows=100)
+    many = drift_gate.run(reference, parts, None, None, workdir / "many.json", workdir / "many.md", batch_rows=100)
+    assert [check.details for check in many.checks] == [check.details for check in one.checks]
+    assert [check.message.replace(str(parts), str(whole)) for check in many.checks] == [
+        check.message for check in one.checks
+    ]
+    colour = next(check for check in many.checks if check.column == "colour")
+    assert colour.details["unseen_examples"] == ["new0", "new1", "new2", "new3", "new4"]
+    assert [entry["rows"] for entry in many.inputs["current"]["files"]] == [1000] * 4
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [("", "the file is empty"), (HEADER, "has a header but no rows"), ("a,b\n1,2,3\n", "malformed or truncated CSV")],
