@@ -33,7 +33,18 @@ def docker_infra() -> dict[str, str]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in exports.items():
             patch.setenv(name, value)
+        before = _image_ids()
         yield exports
+        # The images this session built (vfs stores every layer in full): gone with it, unless MODELRAIL_E2E_KEEP.
+        if not os.environ.get("MODELRAIL_E2E_KEEP"):
+            built = sorted(_image_ids() - before)
+            if built:
+                subprocess.run(["docker", "image", "rm", "-f", *built], capture_output=True, check=False)
+
+
+def _image_ids() -> set[str]:
+    proc = subprocess.run(["docker", "image", "ls", "-q", "--no-trunc"], capture_output=True, text=True, check=True)
+    return set(proc.stdout.split())
 
 
 # --- end-to-end tests (act, MLflow on PostgreSQL) -------------------------------------------------------------
