@@ -60,6 +60,10 @@ def test_undrifted_data_passes_and_records_both_inputs(workdir, reference, capsy
         "colour": "PSI (categories)",
         "label": "PSI (categories)",
     }
+    size = next(check for check in data["checks"] if check["column"] == "size")
+    ks, pvalue = size["details"]["ks"], size["details"]["pvalue"]
+    psi_text = f"PSI {size['details']['psi']:.3f}"
+    assert size["message"] == f"{psi_text}, KS distance {ks:.3f} (p={pvalue:.2g}): within the limits"
     report = Path("gates/drift.md").read_text()
     assert "drift gate ✅ passed" in report and "```mermaid" not in report
     assert "drift gate passed: " in capsys.readouterr().out
