@@ -224,9 +224,12 @@ def _count(
     parts = data_parts(current)
     first: tuple[Path, list[str]] | None = None
     files: dict[Path, int] = {}
-    pool = ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0)))
+    cores = len(os.sched_getaffinity(0))
+    # With fewer parts than cores (one large CSV file), pyarrow's own threads decode each part instead.
+    threads = len(parts) < cores
+    pool = ThreadPoolExecutor(max_workers=cores)
     try:
-        counted = pool.map(lambda part: _count_part(part, columns, batch_rows), parts)
+        counted = pool.map(lambda part: _count_part(part, columns, batch_rows, threads), parts)
         for part, (names, rows, states) in zip(parts, counted, strict=True):
             if names is None:  # a part without rows
                 continue
@@ -249,14 +252,13 @@ def _count(
 
 
 def _count_part(
-    part: Part, columns: dict[str, ColumnCounts], batch_rows: int
+    part: Part, columns: dict[str, ColumnCounts], batch_rows: int, threads: bool
 ) -> tuple[list[str] | None, int, dict[str, dict]]:
     """One part's columns (None if it has no rows), rows and counts (ColumnCounts.state) per reference column."""
     names: list[str] | None = None
     rows = 0
     counts = {name: column.empty() for name, column in columns.items()}
-    # One decoding thread per part: the parts already keep every core busy.
-    for batch in read_part(part, batch_rows, threads=False):
+    for batch in read_part(part, batch_rows, threads):
         names = [str(name) for name in batch.schema.names]
         rows += batch.num_rows
         for name, column in counts.items():
