@@ -101,7 +101,10 @@ def _parse_csv(path: Path, data: bytes) -> pd.DataFrame:
     import pyarrow.csv as pacsv
 
     try:
-        table = pacsv.read_csv(pa.BufferReader(data))
+        # An empty field is missing in a text column too (pyarrow's default keeps it as ''), as pandas and Spark
+        # read it: a not-null expectation on a text column must see it.
+        options = pacsv.ConvertOptions(strings_can_be_null=True)
+        table = pacsv.read_csv(pa.BufferReader(data), convert_options=options)
     except pa.ArrowInvalid as exc:
         reason = str(exc).removeprefix("CSV parse error: ")
         raise DataError(f"{path}: malformed or truncated CSV: {shorten(reason)}") from None

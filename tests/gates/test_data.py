@@ -382,17 +382,18 @@ def test_a_type_failure_counts_the_values_that_do_not_fit_with_five_examples_and
     assert checks["height"] == {
         "name": "expect_column_values_to_be_in_type_list",
         "success": False,
-        "message": "mixed.csv: column 'height': expected type float64, found text (str): 7 of 9 values, "
-        "e.g. row 1: 'tall', row 2: '', row 3: 'x1', row 5: 'x2', row 6: 'x3'",
+        # Row 2's empty field is missing, not text: a not-null expectation judges it, the type check does not.
+        "message": "mixed.csv: column 'height': expected type float64, found text (str): 6 of 8 values, "
+        "e.g. row 1: 'tall', row 3: 'x1', row 5: 'x2', row 6: 'x3', row 7: 'x4'",
         "file": "mixed.csv",
         "column": "height",
         "details": {
             "kwargs": {"column": "height", "type_list": ["float64"]},
-            "element_count": 9,
-            "unexpected_count": 7,
-            "unexpected_percent": 100 * 7 / 9,
-            "unexpected_examples": ["tall", "", "x1", "x2", "x3"],
-            "unexpected_rows": [1, 2, 3, 5, 6],
+            "element_count": 8,
+            "unexpected_count": 6,
+            "unexpected_percent": 100 * 6 / 8,
+            "unexpected_examples": ["tall", "x1", "x2", "x3", "x4"],
+            "unexpected_rows": [1, 3, 5, 6, 7],
         },
     }
     assert checks["count"]["message"] == (
@@ -727,3 +728,15 @@ def test_a_great_expectations_project_in_the_repository_is_left_alone(workdir, s
     (workdir / "again.csv").write_text(GOOD_CSV)
     assert run_gate("good.csv", "again.csv", suite=suite)["passed"] is True
     assert {path: path.read_bytes() for path in (workdir / "gx").rglob("*") if path.is_file()} == project
+
+
+def test_an_empty_field_in_a_text_column_is_missing_for_a_not_null_expectation(workdir):
+    suite = write_suite(
+        ("expect_column_values_to_not_be_null", {"column": "colour"}),
+        ("expect_column_values_to_not_be_null", {"column": "size"}),
+    )
+    (workdir / "blank.csv").write_text("size,colour\n1.0,red\n,\n2.0,blue\n")
+    record = run_gate("blank.csv", suite=suite)
+    messages = {check["column"]: check["message"] for check in record["checks"] if not check["success"]}
+    assert set(messages) == {"colour", "size"}
+    assert "column 'colour': 1 of 3 values fail expect_column_values_to_not_be_null(), e.g. row 2" in messages["colour"]
