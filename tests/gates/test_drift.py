@@ -170,9 +170,10 @@ def test_text_in_a_numeric_column_fails_naming_the_column(workdir, reference, ca
 def test_text_in_a_numeric_category_column_fails_naming_it(workdir, reference, capsys):
     # `label` holds few distinct numbers: binned by value, as a category, but still numbers.
     current = workdir / "current.csv"
-    current.write_text(rows(500, seed=3).replace(HEADER, HEADER + "10.2,70.1,r,yes\n", 1))
+    long = "yes, and a long answer that goes on past forty characters"
+    current.write_text(rows(500, seed=3).replace(HEADER, HEADER + f'10.2,70.1,r,"{long}"\n', 1))
     assert drift("--reference", str(reference), "--current", str(current)) == 1
-    assert "column 'label' is text (e.g. 'yes') but numeric" in capsys.readouterr().err
+    assert f"column 'label' is text (e.g. {long[:40]!r}) but numeric" in capsys.readouterr().err
 
 
 def test_every_figure_is_recorded_to_six_decimals_with_the_file(workdir):
@@ -438,6 +439,46 @@ def test_non_finite_current_values_fail_naming_the_column(workdir, reference, ca
         ("size", False, "current.parquet"),
         ("weight", False, "current.parquet"),
     ]
+
+
+def test_counts_add_up_across_batches_and_parts_and_rare_values_are_not_unseen(workdir):
+    """Non-finite numbers, values the reference has beyond the 20 it keeps (its "other") and never-seen values,
+    spread over files and row groups and read in small batches: all counted, not only one batch's or one part's."""
+    import pandas as pd
+
+    from modelrail.gates import drift as drift_gate
+
+    rng = random.Random(3)
+    colours = [f"c{index:02d}" for index in range(25)]  # c20-c24 are rare: seen, but not among the 20 kept
+    reference = workdir / "reference.csv"
+    pd.DataFrame(
+        {
+            "size": [rng.gauss(10, 2) for _ in range(2000)],
+            "colour": [colours[index % 20] for index in range(1950)] + [colours[20 + index % 5] for index in range(50)],
+        }
+    ).to_csv(reference, index=False)
+    new = [f"never seen before, value number {index}, and then some more" for index in range(7)]
+    current = workdir / "current"
+    current.mkdir()
+    for part in range(2):
+        colour = [colours[index % 20] for index in range(200)]
+        size = [rng.gauss(10, 2) for _ in range(200)]
+        for group in range(2):  # per row group of 100 (four batches): six inf in two batches, two rare seen values
+            start = 100 * group
+            size[start : start + 3] = size[start + 97 : start + 100] = [float("inf")] * 3
+            colour[start + 10 : start + 12] = ["c24", "c24"]
+        if part == 0:
+            colour[20:27] = new
+        frame = pd.DataFrame({"size": size, "colour": colour})
+        frame.to_parquet(current / f"part-{part}.parquet", row_group_size=100)
+    result = drift_gate.run(reference, current, None, None, workdir / "r.json", workdir / "r.md", batch_rows=30)
+    messages = [check.message for check in result.checks]
+    assert f"{current}: column 'size': 24 of 400 values (6.0%) are not finite (inf or NaN)" in messages
+    colour = next(column for column in result.columns if column.column == "colour")
+    assert colour.unseen_share == 7 / 400
+    assert colour.unseen_examples == [value[:40] for value in new[:5]]
+    other = colour.labels.index("(other)")
+    assert colour.current_shares[other] == (8 + 7) / 400
 
 
 def test_a_saved_profile_replaces_the_reference(workdir, reference):
