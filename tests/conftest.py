@@ -12,6 +12,11 @@ from modelrail.cli import LIBRARY_DEFAULTS, main
 pytest_plugins = ["support.services"]
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+if "MUTANT_UNDER_TEST" in os.environ:
+    # `make mutation` forks each mutant's pytest session from one server that has collected the tests once: the
+    # heavy libraries imported here are imported once, not again for every mutant (seconds each under load).
+    import great_expectations  # noqa: F401
+    import mlflow  # noqa: F401
 # What the program sets for the libraries it drives; tests call the commands' modules in this process too.
 for _name, _value in LIBRARY_DEFAULTS.items():
     os.environ.setdefault(_name, _value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -100,7 +101,10 @@ def _parse_csv(path: Path, data: bytes) -> pd.DataFrame:
     import pyarrow.csv as pacsv
 
     try:
-        table = pacsv.read_csv(pa.BufferReader(data))
+        # An empty field is missing in a text column too (pyarrow's default keeps it as ''), as pandas and Spark
+        # read it: a not-null expectation on a text column must see it.
+        options = pacsv.ConvertOptions(strings_can_be_null=True)
+        table = pacsv.read_csv(pa.BufferReader(data), convert_options=options)
     except pa.ArrowInvalid as exc:
         reason = str(exc).removeprefix("CSV parse error: ")
         raise DataError(f"{path}: malformed or truncated CSV: {shorten(reason)}") from None
@@ -197,30 +201,69 @@ def read_bytes_check(path: Path) -> None:
         raise ConfigError(f"{path}: no such file")
 
 
-def iter_batches(path: Path, batch_rows: int):
-    """(file, pyarrow RecordBatch) for a file or folder, one batch at a time: memory does not grow with the rows."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+@dataclass(frozen=True)
+class Part:
+    """A piece of a data set that reads on its own: one row group of a Parquet file (`row_group`), or a CSV file."""
+
+    file: Path
+    row_group: int | None = None
+
+
+def data_parts(path: Path) -> list[Part]:
+    """A file's or a folder's parts in reading order: what iter_batches reads, in pieces that can be read apart."""
     import pyarrow.parquet as pq
 
+    parts = []
     for file in data_set_files(path):
         if file.stat().st_size == 0:
             raise DataError(f"{file}: the file is empty")
-        try:
-            if file.suffix.lower() in PARQUET_SUFFIXES:
-                reader = pq.ParquetFile(file).iter_batches(batch_size=batch_rows)
-            else:
-                # Blocks of ~batch_rows short rows; types are inferred from the first block, as pandas's reader does.
-                options = pacsv.ReadOptions(block_size=max(batch_rows * 64, 1 << 20))
-                reader = pacsv.open_csv(file, read_options=options)
-            first = True
-            for batch in reader:
-                if first:
-                    check_header(file, [str(name) for name in batch.schema.names])
-                    first = False
-                if batch.num_rows:
-                    yield file, batch
-        except (pa.ArrowException, OSError) as exc:
-            parquet = file.suffix.lower() in PARQUET_SUFFIXES
-            what = "not a readable Parquet file" if parquet else "malformed or truncated CSV"
-            raise DataError(f"{file}: {what}: {shorten(str(exc).removeprefix('CSV parse error: '))}") from None
+        if file.suffix.lower() in PARQUET_SUFFIXES:
+            with _readable(file):
+                groups = pq.ParquetFile(file).num_row_groups
+            parts += [Part(file, group) for group in range(groups)]
+        else:
+            parts.append(Part(file))
+    return parts
+
+
+def read_part(part: Part, batch_rows: int, threads: bool = True):
+    """A part's pyarrow RecordBatches with rows, one at a time; `threads=False` decodes on this thread alone."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    with _readable(part.file):
+        if part.row_group is not None:
+            # Mapped, not read: pyarrow decodes from the page cache without first copying the file's bytes.
+            parquet = pq.ParquetFile(part.file, memory_map=True)
+            reader = parquet.iter_batches(batch_size=batch_rows, row_groups=[part.row_group], use_threads=threads)
+        else:
+            # Blocks of ~batch_rows short rows; types are inferred from the first block, as pandas's reader does.
+            options = pacsv.ReadOptions(block_size=max(batch_rows * 64, 1 << 20), use_threads=threads)
+            reader = pacsv.open_csv(part.file, read_options=options)
+        first = True
+        for batch in reader:
+            if first:
+                check_header(part.file, [str(name) for name in batch.schema.names])
+                first = False
+            if batch.num_rows:
+                yield batch
+
+
+def iter_batches(path: Path, batch_rows: int):
+    """(file, pyarrow RecordBatch) for a file or folder, one batch at a time: memory does not grow with the rows."""
+    for part in data_parts(path):
+        for batch in read_part(part, batch_rows):
+            yield part.file, batch
+
+
+@contextmanager
+def _readable(file: Path):
+    """pyarrow's and the system's read errors as the DataError that names the file."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowException, OSError) as exc:
+        parquet = file.suffix.lower() in PARQUET_SUFFIXES
+        what = "not a readable Parquet file" if parquet else "malformed or truncated CSV"
+        raise DataError(f"{file}: {what}: {shorten(str(exc).removeprefix('CSV parse error: '))}") from None

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
@@ -80,6 +81,14 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _float_sized_int(text: str) -> int:
+    """An integer that a comparison with a float can take: 1e309 written out in digits is as unusable as 1e309."""
+    value = int(text)
+    if abs(value) > sys.float_info.max:
+        raise ValueError(f"{text[:20]}... ({len(text)} digits) is out of range for a number")
+    return value
+
+
 def parse_json(data: bytes, where: str, error: type[ModelrailError] = ConfigError):
     """Strict JSON: UTF-8, no NaN/Infinity, no number out of float range, no 4300+ digit integer, bounded nesting."""
     try:
@@ -87,7 +96,7 @@ def parse_json(data: bytes, where: str, error: type[ModelrailError] = ConfigErro
     except UnicodeDecodeError as exc:
         raise error(f"{where}: not UTF-8 text (byte {exc.start})") from None
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_float_sized_int)
     except json.JSONDecodeError as exc:
         raise error(f"{where}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except ValueError as exc:  # NaN/Infinity, 1e999, or an integer with too many digits

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -321,3 +322,358 @@ def test_integers_and_large_numbers_are_held_to_the_absolute_tolerance():
     # No relative slack for large values either: 5 apart at a million is 5 apart.
     million = pd.DataFrame({"prediction": [1e6]})
     assert not container_smoke.compare(million + 5, million, 0.01).success
+
+
+# The health wait against a real HTTP server standing in for the engine: the Docker SDK's own Container object asks
+# it for /containers/<id>/json (the state, one answer per poll) and /containers/<id>/logs, as it asks the engine.
+class FakeEngine:
+    def __init__(self, states: list[dict], logs: bytes | None = b"starting server\nlistening on 8080\n"):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.states, self.logs, self.polls = states, logs, 0
+        engine = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                path, _, query = self.path.partition("?")
+                if path.endswith("/logs"):
+                    engine.polls -= 1  # the SDK read the state once more first, to know the stream's framing
+                    if engine.logs is None:
+                        return self._answer(404, b'{"message": "No such container: c0ffee"}')
+                    tail = int(urllib.parse.parse_qs(query)["tail"][0])
+                    text = b"".join(engine.logs.splitlines(keepends=True)[-tail:])
+                    # The engine's multiplexed stream: one stdout frame (stream 1, then the length, big-endian).
+                    return self._answer(200, bytes([1, 0, 0, 0]) + len(text).to_bytes(4, "big") + text)
+                state = engine.states[min(engine.polls, len(engine.states) - 1)]
+                engine.polls += 1
+                body = {"Id": "c0ffee", "Name": "/smoke", "Config": {"Tty": False}, "State": state}
+                return self._answer(200, json.dumps(body).encode())
+
+            def _answer(self, status: int, body: bytes):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # quiet: the test reads the checks, not the access log
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
+
+    def container(self):
+        import docker
+
+        client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{self.server.server_port}", version="1.41")
+        container = client.containers.get("c0ffee")
+        self.polls = 0  # the lookup above read the first state; the wait starts from it again
+        return container
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    """A FakeEngine factory; the health wait polls every 20 ms instead of every 0.5 s."""
+    monkeypatch.setattr(container_smoke, "POLL_SECONDS", 0.02)
+    made: list[FakeEngine] = []
+
+    def make(*states: dict, **kwargs) -> FakeEngine:
+        made.append(FakeEngine(list(states), **kwargs))
+        return made[-1]
+
+    yield make
+    for fake in made:
+        fake.close()
+
+
+STARTING = {"Status": "running", "Health": {"Status": "starting"}}
+
+
+def test_the_health_wait_polls_until_healthy(fake_engine):
+    fake = fake_engine(STARTING, STARTING, {"Status": "running", "Health": {"Status": "healthy"}})
+    check = container_smoke.wait_healthy(fake.container(), timeout=3)
+    assert fake.polls == 3, "it waits through the two 'starting' answers"
+    assert (check.name, check.success, check.file, check.column) == ("healthy", True, None, None)
+    seconds = check.details["seconds"]
+    assert list(check.details) == ["seconds"] and 0.04 <= seconds < 3, "two sleeps of 20 ms at least"
+    assert seconds == round(seconds, 2), "recorded to the hundredth of a second"
+    # The message says the same wait to the tenth (rounded from the clock, not from the hundredths recorded).
+    said = check.message.removeprefix("healthy after ").removesuffix("s")
+    assert check.message == f"healthy after {said}s" and len(said.split(".")[1]) == 1
+    assert abs(float(said) - seconds) <= 0.051
+
+
+@pytest.mark.parametrize("status", ["exited", "dead"])
+def test_a_container_that_stops_before_it_is_healthy_fails_with_its_logs(fake_engine, status):
+    fake = fake_engine(STARTING, {"Status": status, "ExitCode": 3, "Health": {"Status": "starting"}})
+    check = container_smoke.wait_healthy(fake.container(), timeout=3)
+    assert fake.polls == 2
+    assert check == Check(
+        "healthy",
+        False,
+        "the container exited with code 3 before it was healthy: starting server | listening on 8080",
+    )
+
+
+def test_an_image_without_a_healthcheck_fails_at_once(fake_engine):
+    fake = fake_engine({"Status": "running"}, {"Status": "running", "Health": {"Status": "healthy"}})
+    check = container_smoke.wait_healthy(fake.container(), timeout=3)
+    assert fake.polls == 1
+    assert check == Check("healthy", False, "the image declares no HEALTHCHECK (fix: add one to the Dockerfile)")
+    # The engine reports a null Health for such a container in some versions: the same verdict.
+    fake = fake_engine({"Status": "running", "Health": None})
+    assert container_smoke.wait_healthy(fake.container(), timeout=3) == check
+
+
+def test_an_unhealthy_container_fails_at_once_with_its_logs(fake_engine):
+    fake = fake_engine({"Status": "running", "Health": {"Status": "unhealthy"}}, STARTING)
+    check = container_smoke.wait_healthy(fake.container(), timeout=3)
+    assert fake.polls == 1
+    assert check == Check("healthy", False, "not healthy after 0s (unhealthy): starting server | listening on 8080")
+    # Logs that are not UTF-8 are still shown, the bad bytes replaced.
+    fake = fake_engine({"Status": "running", "Health": {"Status": "unhealthy"}}, logs=b"bad \xff byte\n")
+    assert container_smoke.wait_healthy(fake.container(), timeout=3).message.endswith(": bad \ufffd byte")
+
+
+def test_the_health_wait_gives_up_after_the_timeout(fake_engine):
+    fake = fake_engine(STARTING, logs=b"")
+    check = container_smoke.wait_healthy(fake.container(), timeout=0.3)
+    # It polled again while the time was not up (how often depends on the machine's load), then gave up.
+    assert fake.polls >= 2
+    assert (check.name, check.success) == ("healthy", False)
+    assert check.message == "not healthy after 0s (starting): (no output)"
+
+
+def test_the_logs_in_a_failure_are_the_last_lines_joined_and_cut(fake_engine):
+    def failure_logs(lines: bytes) -> str:
+        fake = fake_engine({"Status": "exited", "ExitCode": 1}, logs=lines)
+        message = container_smoke.wait_healthy(fake.container(), timeout=3).message
+        return message.removeprefix("the container exited with code 1 before it was healthy: ")
+
+    # The last 15 lines, joined by " | "; of those at most the last 1500 characters.
+    assert failure_logs(b"".join(b"line %d\n" % n for n in range(40))) == " | ".join(f"line {n}" for n in range(25, 40))
+    long = [f"line {n:04} " + "x" * 200 for n in range(40)]
+    logs = failure_logs("\n".join(long).encode() + b"\n")
+    assert logs == " | ".join(long[-15:])[-1500:] and len(logs) == 1500 and logs.endswith("line 0039 " + "x" * 200)
+    # A container already gone answers no logs: the verdict stands, the hint says so.
+    fake = fake_engine({"Status": "dead", "ExitCode": 137}, logs=None)
+    check = container_smoke.wait_healthy(fake.container(), timeout=3)
+    assert check.message == "the container exited with code 137 before it was healthy: (no logs)"
+
+
+class RecordedContainer:
+    """A container whose client run (`exec_run`) prints recorded answers, one JSON line each, as the real client
+    does; `reload` moves it to the state it is in after the requests."""
+
+    def __init__(self, answers: list[dict], after: str = "running", stderr: bytes = b"", noise: bytes = b""):
+        self.answers, self.after, self.stderr, self.noise = answers, after, stderr, noise
+        self.attrs = {"State": {"Status": "running"}}
+        self.commands: list[list[str]] = []
+
+    def exec_run(self, command, demux):
+        assert demux is True, "stdout and stderr apart: the answers are on stdout"
+        self.commands.append(command)
+        if self.after == "removed":  # the engine no longer knows the container
+            import docker
+
+            raise docker.errors.APIError("404 Client Error: Not Found (No such container: c0ffee)")
+        stdout = self.noise + "".join(json.dumps(answer) + "\n" for answer in self.answers).encode()
+        return 0, (stdout or None, self.stderr or None)
+
+    def reload(self):
+        self.attrs = {"State": {"Status": self.after}}
+
+    def logs(self, tail):
+        return b"Traceback (most recent call last):\nMemoryError\n"
+
+
+REFUSALS = [
+    "columns the model does not know",
+    "text in the numeric column 'x'",
+    "a NaN value",
+    "an Infinity value",
+    "the value 1e309 (beyond float range)",
+    "a request without Content-Type",
+    "Content-Type text/plain",
+    "an empty body",
+    "50 MB of invalid JSON",
+    "a body one byte over the limit",
+    "a chunked body over the limit",
+]
+
+
+def recorded(golden: dict | None = None, ping: dict | None = None, **statuses: int) -> list[dict]:
+    """A healthy server's answers (the golden sample predicted as 0, 1; 400 to each malformed request; /ping 200),
+    with `golden`, `ping` and the statuses by request name (nan=500) changed."""
+    answers = [{"name": "golden", "status": 200, "body": json.dumps({"predictions": [0, 1]}), **(golden or {})}]
+    for request in probes.requests_for(sample())[1:-1]:
+        status = statuses.get(request.name.replace("-", "_"), 400)
+        answers.append({"name": request.name, "status": status, "body": '{"error_code": "BAD_REQUEST"}'})
+    answers.append({"name": "health-after", "status": 200, "body": "", **(ping or {})})
+    return answers
+
+
+def sample():
+    """The golden sample of these tests: two rows of the model's two input columns."""
+    import pandas as pd
+
+    return pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]})
+
+
+@pytest.fixture
+def answers_of(workdir):
+    """Run the smoke gate's checks of the answers (`_check_answers`) on a container's recorded answers, against a
+    predictions suite that knows the classes 0 and 1 and a model that predicts 0, 1."""
+    import pandas as pd
+
+    from modelrail.gates.suites import load_suite
+
+    spec = {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "prediction", "value_set": [0, 1]}}
+    (workdir / "predictions.json").write_text(json.dumps({"name": "predictions", "expectations": [spec]}))
+    suite = load_suite(workdir / "predictions.json")
+    expected = pd.DataFrame({"prediction": [0, 1]})
+
+    def check(container) -> dict[str, Check]:
+        requests = probes.requests_for(sample())
+        checks = container_smoke._check_answers(
+            container, requests, expected, 1e-6, workdir / "build/smoke/predictions.csv", suite
+        )
+        by_name = {check.name: check for check in checks}
+        assert len(by_name) == len(checks), "one check per name"
+        return by_name
+
+    return check
+
+
+def test_a_healthy_server_s_answers_pass_every_check(answers_of, workdir):
+    container = RecordedContainer(recorded())
+    checks = answers_of(container)
+    assert list(checks) == [
+        "predictions match the in-process model",
+        "predictions: expect_column_values_to_be_in_set",
+        *[f"refuses {what} with a 4xx" for what in REFUSALS],
+        "survives malformed requests",
+    ]
+    assert [name for name, check in checks.items() if not check.success] == []
+    assert checks["predictions match the in-process model"].message == "2 rows equal within 1e-06"
+    assert checks["survives malformed requests"] == Check(
+        "survives malformed requests", True, "still running and answering /ping"
+    )
+    assert checks["refuses a NaN value with a 4xx"].details["status"] == 400
+    # The served predictions are kept for the report, exactly as the image answered them (a second run replaces them).
+    assert (workdir / "build/smoke/predictions.csv").read_text() == "prediction\n0\n1\n"
+    answers_of(RecordedContainer(recorded(golden={"body": json.dumps({"predictions": [1, 1]})})))
+    assert (workdir / "build/smoke/predictions.csv").read_text() == "prediction\n1\n1\n"
+    # All requests go in one run of the client inside the container, one JSON case per request.
+    ((python, flag, client, *cases),) = container.commands
+    assert (python, flag, client) == ("python3", "-c", probes._CLIENT)
+    assert [json.loads(case) for case in cases] == [
+        {
+            "name": r.name,
+            "path": r.path,
+            "body": r.body,
+            "content_type": r.content_type,
+            "size": r.size,
+            "chunked": r.chunked,
+            "keep": r.keep,
+        }
+        for r in probes.requests_for(sample())
+    ]
+
+
+def test_predictions_that_differ_or_break_the_suite_fail(answers_of, workdir):
+    checks = answers_of(RecordedContainer(recorded(golden={"body": json.dumps({"predictions": [0, 7]})})))
+    failed = {name: check.message for name, check in checks.items() if not check.success}
+    assert failed == {
+        "predictions match the in-process model": (
+            "1 of 2 predictions differ, e.g. row 1: the image answered 7, the in-process model 1 (tolerance 1e-06)"
+        ),
+        "predictions: expect_column_values_to_be_in_set": failed["predictions: expect_column_values_to_be_in_set"],
+    }
+    assert checks["predictions: expect_column_values_to_be_in_set"].column == "prediction"
+    assert (workdir / "build/smoke/predictions.csv").read_text() == "prediction\n0\n7\n"
+
+
+def test_a_golden_sample_answered_with_an_error_fails_without_predictions(answers_of, workdir):
+    body = "Internal Server Error: " + "e" * 400
+    checks = answers_of(RecordedContainer(recorded(golden={"status": 500, "body": body})))
+    assert list(checks) == [
+        "answers the golden sample",
+        *[f"refuses {what} with a 4xx" for what in REFUSALS],
+        "survives malformed requests",
+    ]
+    assert checks["answers the golden sample"] == Check(
+        "answers the golden sample", False, f"answered 500 to the golden sample: {body[:300]}"
+    )
+    assert not any(name.startswith("predictions") for name in checks), "no predictions to compare or check"
+    assert not (workdir / "build/smoke/predictions.csv").exists()
+    assert checks["survives malformed requests"].success
+    # A golden answer that is a 2xx but not 200 is not the predictions either.
+    checks = answers_of(RecordedContainer(recorded(golden={"status": 201})))
+    assert checks["answers the golden sample"].message.startswith("answered 201 to the golden sample: {")
+
+
+def test_a_server_error_to_a_malformed_request_fails_that_refusal(answers_of):
+    checks = answers_of(RecordedContainer(recorded(nan=500, empty_body=200)))
+    failed = {name: check.message for name, check in checks.items() if not check.success}
+    assert failed == {
+        "refuses a NaN value with a 4xx": "answered 500 to a NaN value: a server error, expected a 4xx",
+        "refuses an empty body with a 4xx": "answered 200 to an empty body: accepted it, expected a 4xx",
+    }
+
+
+@pytest.mark.parametrize(
+    ("after", "ping"), [("exited", {}), ("running", {"status": 502}), ("running", {"status": None, "body": "reset"})]
+)
+def test_a_server_down_after_the_malformed_requests_fails(answers_of, after, ping):
+    checks = answers_of(RecordedContainer(recorded(ping=ping), after=after))
+    failed = [name for name, check in checks.items() if not check.success]
+    assert failed == ["survives malformed requests"]
+    assert checks["survives malformed requests"].message == (
+        f"the server is down after the malformed requests (/ping: {ping.get('status', 200)}): "
+        "Traceback (most recent call last): | MemoryError"
+    )
+
+
+def test_a_container_that_stopped_under_the_client_fails_every_answer(answers_of):
+    """The client's run ended before any answer (the container stopped): each request is unanswered, and says why."""
+    container = RecordedContainer([], after="exited", stderr=b"OCI runtime exec failed: container not running\n")
+    checks = answers_of(container)
+    gone = "the container stopped before answering (OCI runtime exec failed: container not running)"
+    assert checks["answers the golden sample"].message == f"answered None to the golden sample: {gone}"
+    for what in REFUSALS:
+        check = checks[f"refuses {what} with a 4xx"]
+        assert not check.success and check.message == f"no answer to {what}: {gone} (the server crashed or hung up)"
+    assert not checks["survives malformed requests"].success
+
+
+def test_the_client_s_output_is_read_leniently_and_what_it_could_not_answer_is_said(workdir):
+    """exchange: a line that is not an answer is skipped, bytes that are not UTF-8 do not stop the reading, and each
+    request the client did not answer gets status None and the end of what it wrote on stderr."""
+    requests = probes.requests_for(sample())
+    golden = {"name": "golden", "status": 200, "body": "[0, 1]"}
+    tail = "E" * 300
+    container = RecordedContainer([golden], stderr=b"\xff" + b"x" * 100 + tail.encode(), noise=b"\xff warning\n")
+    answers = probes.exchange(container, requests)
+    assert list(answers) == [r.name for r in requests] and answers["golden"] == golden
+    gone = f"the container stopped before answering ({tail})"
+    assert answers["nan"] == {"name": "nan", "status": None, "body": gone}
+    # Nothing on stderr either, and bytes that are not UTF-8 in it: both still said.
+    answers = probes.exchange(RecordedContainer([]), requests)
+    assert answers["health-after"] == {
+        "name": "health-after",
+        "status": None,
+        "body": "the container stopped before answering (no output)",
+    }
+    answers = probes.exchange(RecordedContainer([], stderr=b"killed \xff"), requests)
+    assert answers["golden"]["body"] == "the container stopped before answering (killed \ufffd)"
+    # The engine no longer knows the container: every request unanswered, with the engine's words.
+    answers = probes.exchange(RecordedContainer([], after="removed"), requests)
+    assert {answer["body"] for answer in answers.values()} == {
+        "the container stopped before answering (404 Client Error: Not Found (No such container: c0ffee))"
+    }

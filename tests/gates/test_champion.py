@@ -1,7 +1,9 @@
 """`modelrail gate model --target-env/--alias`: the champion comparison against a real (SQLite) MLflow registry."""
 
+import functools
 import json
-import shutil
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -33,23 +35,31 @@ def repo(workdir, monkeypatch):
     return workdir
 
 
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory) -> Path:
-    """An empty SQLite tracking store: made once, copied per test (its schema migrations take seconds)."""
+@functools.cache
+def empty_store_bytes() -> bytes:
+    """An empty SQLite tracking store, made once per process (its schema migrations take seconds, 15 under load).
+
+    Kept in memory rather than per session: `make mutation` runs each mutant in a new pytest session forked from one
+    process, which would otherwise pay the migrations again for every mutant.
+    """
     from mlflow import MlflowClient
 
-    path = tmp_path_factory.mktemp("store") / "registry.db"
-    uri = f"sqlite:///{path}"
-    MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
-    return path
+    with tempfile.TemporaryDirectory() as folder:
+        uri = f"sqlite:///{Path(folder) / 'registry.db'}"
+        MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
+        return (Path(folder) / "registry.db").read_bytes()
+
+
+if "MUTANT_UNDER_TEST" in os.environ:
+    empty_store_bytes()  # made in mutmut's fork server, which imports this module once; each mutant inherits it
 
 
 @pytest.fixture
-def champion(repo, empty_store):
+def champion(repo):
     """Version 1 of `clf`, behind alias `staging`, whose run logged test_accuracy 0.92 and test_log_loss 0.2."""
     from mlflow import MlflowClient
 
-    shutil.copyfile(empty_store, repo / "registry.db")
+    (repo / "registry.db").write_bytes(empty_store_bytes())
     uri = f"sqlite:///{repo / 'registry.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = client.create_experiment("e", artifact_location=(repo / "artifacts").as_uri())
@@ -178,7 +188,10 @@ def test_without_a_target_only_thresholds_are_checked(repo):
 
 def test_an_unknown_target_environment_is_a_configuration_error(repo, capsys):
     assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--target-env", "feature-x") == 2
-    assert "target environment 'feature-x' is neither an environment" in capsys.readouterr().err
+    assert (
+        "modelrail.yaml: key 'environments': target environment 'feature-x' is neither an environment "
+        "(staging, production) nor a development branch (main, master)"
+    ) in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -242,3 +255,228 @@ def test_not_comparable_cannot_switch_off_a_comparison_that_applies(repo, champi
     (repo / "modelrail.yaml").write_text(CONFIG.replace("WHEN", "thresholds-only") + "      not_comparable: trust me\n")
     assert gate(repo, {"accuracy": 0.5, "log_loss": 0.2}, "--target-env", "staging") == 1
     assert "not_comparable is set, but clf@staging (version 1) has every metric" in capsys.readouterr().err
+
+
+def test_the_record_names_the_champion_and_the_rules_it_was_judged_by(repo, champion):
+    assert gate(repo, {"accuracy": 0.915, "log_loss": 0.2}, "--target-env", "staging") == 0
+    version = champion.get_model_version("clf", "1")
+    assert record(repo)["inputs"]["champion"] == {
+        "alias": "staging",
+        "registered_model": "clf",
+        "tracking_uri": f"sqlite:///{repo / 'registry.db'}",
+        "tolerance": 0.01,
+        "when_missing": "thresholds-only",
+        "version": "1",
+        "run_id": version.run_id,
+    }
+
+
+def test_without_a_champion_section_every_threshold_metric_is_compared_with_no_tolerance(repo, champion):
+    (repo / "modelrail.yaml").write_text(CONFIG.split("    champion:")[0])
+    assert gate(repo, {"accuracy": 0.92, "log_loss": 0.2}, "--target-env", "staging") == 0
+    saved = record(repo)
+    assert [check["name"] for check in saved["checks"]][2:] == ["champion accuracy", "champion log_loss"]
+    assert (saved["inputs"]["champion"]["tolerance"], saved["inputs"]["champion"]["when_missing"]) == (
+        0.0,
+        "thresholds-only",
+    )
+    assert gate(repo, {"accuracy": 0.9199, "log_loss": 0.2}, "--target-env", "staging") == 1
+    # No champion yet: the default is to judge by the thresholds alone.
+    assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--target-env", "production") == 0
+
+
+def test_an_empty_list_of_champion_metrics_is_refused(repo, capsys):
+    (repo / "modelrail.yaml").write_text(CONFIG.replace("[accuracy, log_loss]", "[]").replace("WHEN", "fail"))
+    assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--target-env", "staging") == 2
+    assert "modelrail.yaml: key 'gates.model.champion.metrics' names no metric to compare" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "cut", ["  registered_model: clf\n", "mlflow:\n  tracking_uri: sqlite:///registry.db\n  registered_model: clf\n"]
+)
+def test_the_champion_comparison_needs_a_registered_model(repo, capsys, cut):
+    (repo / "modelrail.yaml").write_text(CONFIG.replace(cut, "").replace("WHEN", "fail"))
+    assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--target-env", "staging") == 2
+    err = capsys.readouterr().err
+    assert "modelrail.yaml: key 'mlflow.registered_model' is required for the champion comparison" in err
+
+
+@pytest.mark.parametrize(
+    ("alias", "shown"), [("staging; rm", "'staging; rm'"), ("a" * 256, repr("a" * 40)), ("", "''")]
+)
+def test_an_alias_mlflow_would_refuse_is_a_usage_error(repo, capsys, alias, shown):
+    """A name MLflow rejects must not read as "no champion yet" (which passes with thresholds-only)."""
+    assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--alias", alias) == 2
+    assert (
+        f"--alias {shown} is not a name MLflow accepts for an alias (letters, digits, _ and -, at most 255; "
+        "fix: pass the alias the environment uses, e.g. staging)"
+    ) in capsys.readouterr().err
+    assert not (repo / "gates").exists()
+
+
+def test_an_alias_of_255_letters_digits_and_dashes_is_asked_for(repo, champion, capsys):
+    alias = "Prod_1-" + "x" * 248
+    assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--alias", alias) == 0
+    assert record(repo)["inputs"]["champion"]["alias"] == alias
+
+
+def test_no_champion_yet_is_recorded_as_a_note_or_a_failure(repo, champion):
+    assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--target-env", "production") == 0
+    saved = record(repo)
+    assert saved["checks"][2:] == [
+        {
+            "name": "champion production",
+            "success": True,
+            "message": (
+                "no model version behind clf@production yet: thresholds only "
+                "(gates.model.champion.when_missing: thresholds-only)"
+            ),
+            "details": {"note": True},
+        }
+    ]
+    assert (saved["inputs"]["champion"]["version"], saved["inputs"]["champion"]["run_id"]) == (None, None)
+    (repo / "modelrail.yaml").write_text(CONFIG.replace("WHEN", "fail"))
+    assert gate(repo, {"accuracy": 0.9, "log_loss": 0.2}, "--target-env", "production") == 1
+    assert record(repo)["checks"][2:] == [
+        {
+            "name": "champion production",
+            "success": False,
+            "message": (
+                "no model version behind clf@production yet: modelrail.yaml: gates.model.champion.when_missing is "
+                "'fail' (fix: promote a first model version)"
+            ),
+        }
+    ]
+
+
+def test_not_comparable_is_recorded_whole_either_way(repo, champion):
+    reason = "classification -> regression"
+    (repo / "modelrail.yaml").write_text(REGRESSION + f"      not_comparable: {reason}\n")
+    assert gate(repo, {"r2": 0.45, "rmse": 54.0}, "--target-env", "staging") == 0
+    assert record(repo)["checks"][2:] == [
+        {
+            "name": "champion staging",
+            "success": True,
+            "message": (
+                f"not compared with clf@staging (version 1): {reason} (gates.model.champion.not_comparable; "
+                "the champion has no r2, rmse); the thresholds alone judge this model"
+            ),
+            "details": {"note": True},
+        }
+    ]
+    (repo / "modelrail.yaml").write_text(
+        CONFIG.replace("WHEN", "thresholds-only") + f"      not_comparable: {reason}\n"
+    )
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.2}, "--target-env", "staging") == 1
+    assert record(repo)["checks"][2:] == [
+        {
+            "name": "champion staging",
+            "success": False,
+            "message": (
+                "modelrail.yaml: gates.model.champion.not_comparable is set, but clf@staging (version 1) has every "
+                "metric of gates.model.champion.metrics (fix: remove gates.model.champion.not_comparable; the "
+                "comparison applies)"
+            ),
+        }
+    ]
+
+
+def champion_version(client, repo, metrics: dict[str, float], alias: str = "production", run: bool = True) -> str:
+    """Another version of `clf` behind `alias`, its run logging `metrics` (no run at all with run=False)."""
+    run_id = None
+    if run:
+        run_id = client.create_run(client.get_experiment_by_name("e").experiment_id).info.run_id
+        for name, value in metrics.items():
+            client.log_metric(run_id, name, value)
+        client.set_terminated(run_id)
+    version = client.create_model_version("clf", str(repo / "model"), run_id=run_id)
+    client.set_registered_model_alias("clf", alias, version.version)
+    return run_id
+
+
+def test_only_the_run_s_test_metrics_are_the_champion_s(repo, champion):
+    """evaluate logs the test metrics as test_<name>; a training metric of the same name is not the champion's."""
+    run_id = champion_version(champion, repo, {"test_accuracy": 0.9, "best_log_loss": 0.01, "log_loss": 0.01})
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.1}, "--target-env", "production") == 1
+    checks = {check["name"]: check for check in record(repo)["checks"]}
+    assert checks["champion accuracy"]["details"]["champion"] == 0.9
+    assert checks["champion log_loss"]["message"] == (
+        f"clf v2 (@production) has no metric 'test_log_loss' on its run {run_id} "
+        "(fix: its evaluate stage must log it; the gate fails closed)"
+    )
+
+
+def test_a_champion_version_without_a_run_has_no_metrics_and_fails_closed(repo, champion):
+    champion_version(champion, repo, {}, run=False)
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.1}, "--target-env", "production") == 1
+    saved = record(repo)
+    assert (saved["inputs"]["champion"]["version"], saved["inputs"]["champion"]["run_id"]) == ("2", None)
+    failed = [check["message"] for check in saved["checks"] if not check["success"]]
+    assert failed == [
+        f"clf v2 (@production) has no metric 'test_{name}' on its run None "
+        "(fix: its evaluate stage must log it; the gate fails closed)"
+        for name in ("accuracy", "log_loss")
+    ]
+
+
+def test_a_champion_whose_run_is_gone_fails_closed_naming_the_run(repo, champion, capsys):
+    import sqlite3
+
+    run_id = champion_version(champion, repo, {"test_accuracy": 0.9, "test_log_loss": 0.2})
+    with sqlite3.connect(repo / "registry.db") as db:  # the run is gone from the tracking store, the version stays
+        db.execute("DELETE FROM runs WHERE run_uuid = ?", (run_id,))
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.1}, "--target-env", "production") == 1
+    (check,) = record(repo)["checks"][2:]
+    assert (check["name"], check["success"]) == ("champion registry", False)
+    assert check["message"] == (
+        f"MLflow registry at sqlite:///{repo / 'registry.db'} could not be asked for clf@production: "
+        f"run {run_id} of version 2: Run with id={run_id} not found "
+        "(fix: check that the tracking server is up and MLFLOW_TRACKING_URI is right; the gate fails closed)"
+    )
+
+
+def test_without_mlflow_the_comparison_fails_closed(repo, monkeypatch):
+    import sys
+
+    for module in ("mlflow", "mlflow.exceptions"):  # as if not installed: importing it raises ImportError
+        monkeypatch.setitem(sys.modules, module, None)
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.1}, "--target-env", "staging") == 1
+    (check,) = record(repo)["checks"][2:]
+    assert check["message"] == (
+        f"MLflow registry at sqlite:///{repo / 'registry.db'} could not be asked for clf@staging: mlflow is not "
+        "installed (import of mlflow.exceptions halted; None in sys.modules) (fix: check that the tracking server "
+        "is up and MLFLOW_TRACKING_URI is right; the gate fails closed)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("uri", "cause"),
+    [
+        ("unknown://host", "Model registry functionality is unavailable; got unsupported URI 'unknown://host'"),
+        ("file:///tmp/mlruns", "The filesystem tracking backend (e.g., './mlruns') is in maintenance mode"),
+    ],
+)
+def test_a_registry_uri_mlflow_cannot_open_fails_closed(repo, monkeypatch, uri, cause):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.1}, "--target-env", "staging") == 1
+    (check,) = record(repo)["checks"][2:]
+    assert check["message"].startswith(f"MLflow registry at {uri} could not be asked for clf@staging: {cause}")
+
+
+def test_a_champion_metric_that_is_not_a_number_cannot_be_compared(repo, champion):
+    """MLflow stores NaN (infinity it clamps to the largest float), and NaN compares false both ways: no verdict."""
+    best = float("nan")
+    champion_version(champion, repo, {"test_accuracy": 0.9, "test_log_loss": best})
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.1}, "--target-env", "production") == 1
+    checks = {check["name"]: check for check in record(repo)["checks"]}
+    assert checks["champion accuracy"]["success"] is True
+    assert checks["champion log_loss"] == {
+        "name": "champion log_loss",
+        "success": False,
+        "message": (
+            f"log_loss: not a finite number (0.1 here, {best} for clf v2 (@production)), so it cannot be compared "
+            "(the gate fails closed)"
+        ),
+        "file": "metrics.json",
+        "details": {"value": 0.1, "champion": str(best), "tolerance": 0.01, "lower_is_better": True},
+    }

@@ -60,6 +60,10 @@ def test_undrifted_data_passes_and_records_both_inputs(workdir, reference, capsy
         "colour": "PSI (categories)",
         "label": "PSI (categories)",
     }
+    size = next(check for check in data["checks"] if check["column"] == "size")
+    ks, pvalue = size["details"]["ks"], size["details"]["pvalue"]
+    psi_text = f"PSI {size['details']['psi']:.3f}"
+    assert size["message"] == f"{psi_text}, KS distance {ks:.3f} (p={pvalue:.2g}): within the limits"
     report = Path("gates/drift.md").read_text()
     assert "drift gate ✅ passed" in report and "```mermaid" not in report
     assert "drift gate passed: " in capsys.readouterr().out
@@ -163,6 +167,43 @@ def test_text_in_a_numeric_column_fails_naming_the_column(workdir, reference, ca
     ]
 
 
+def test_text_in_a_numeric_category_column_fails_naming_it(workdir, reference, capsys):
+    # `label` holds few distinct numbers: binned by value, as a category, but still numbers.
+    current = workdir / "current.csv"
+    long = "yes, and a long answer that goes on past forty characters"
+    current.write_text(rows(500, seed=3).replace(HEADER, HEADER + f'10.2,70.1,r,"{long}"\n', 1))
+    assert drift("--reference", str(reference), "--current", str(current)) == 1
+    assert f"column 'label' is text (e.g. {long[:40]!r}) but numeric" in capsys.readouterr().err
+
+
+def test_every_figure_is_recorded_to_six_decimals_with_the_file(workdir):
+    from modelrail.gates import drift as drift_gate
+
+    reference, current = workdir / "reference.csv", workdir / "current.csv"
+    reference.write_text(rows(997, seed=1))  # 997 rows: shares with more than six decimals on both sides
+    current.write_text(rows(700, seed=9, shift=0.2, colours="rgbx"))
+    result = drift_gate.run(reference, current, None, None, workdir / "r.json", workdir / "r.md")
+    checks = {check.column: check for check in result.checks}
+    for column in result.columns:
+        details = checks[column.column].details
+        assert checks[column.column].file == str(current)
+        assert details["psi"] == round(column.psi, 6)
+        assert details["reference_shares"] == [round(share, 6) for share in column.reference_shares]
+        assert details["current_shares"] == [round(share, 6) for share in column.current_shares]
+        if column.ks is not None:
+            assert (details["ks"], details["ks_error_bound"]) == (round(column.ks, 6), round(column.ks_error_bound, 6))
+        if column.unseen_share is not None:
+            assert details["unseen_share"] == round(column.unseen_share, 6)
+    # Not already round: six decimals are a choice, not what the figures happen to be.
+    figures = [column.psi for column in result.columns] + [column.ks for column in result.columns if column.ks]
+    assert all(round(figure, 7) != round(figure, 6) for figure in figures)
+    for shares in (
+        [column.reference_shares for column in result.columns],
+        [column.current_shares for column in result.columns],
+    ):
+        assert any(round(share, 7) != round(share, 6) for column in shares for share in column)
+
+
 def test_a_folder_of_prediction_logs_is_concatenated(workdir, reference):
     logs = workdir / "logs"
     (logs / "2024-06-02").mkdir(parents=True)
@@ -217,6 +258,35 @@ def test_rows_are_counted_per_file_across_batches(workdir, reference):
         pd.read_csv(pd.io.common.StringIO(rows(count, seed=seed))).to_parquet(logs / f"{name}.parquet")
     result = drift_gate.run(reference, logs, None, None, workdir / "r.json", workdir / "r.md", batch_rows=2)
     assert [entry["rows"] for entry in result.inputs["current"]["files"]] == [7, 5]
+
+
+def test_parts_counted_apart_add_up_to_one_pass_in_the_datas_order(workdir, reference):
+    """Row groups and files are counted on every core, each apart, then added up in order: the record equals the
+    one of the same rows in one part, down to which never-seen values it gives as examples (the first, in order)."""
+    import io
+
+    import pandas as pd
+
+    from modelrail.data_files import data_parts
+    from modelrail.gates import drift as drift_gate
+
+    frame = pd.read_csv(io.StringIO(rows(4000, seed=8, shift=0.4, blank_weight=0.1)))
+    frame.loc[::500, "colour"] = [f"new{index}" for index in range(8)]
+    whole, parts = workdir / "whole.parquet", workdir / "parts"
+    frame.to_parquet(whole, row_group_size=len(frame))
+    parts.mkdir()
+    for index, start in enumerate(range(0, 4000, 1000)):
+        frame.iloc[start : start + 1000].to_parquet(parts / f"part-{index}.parquet", row_group_size=250)
+    assert len(data_parts(whole)) == 1 and len(data_parts(parts)) == 16
+    one = drift_gate.run(reference, whole, None, None, workdir / "one.json", workdir / "one.md", batch_rows=100)
+    many = drift_gate.run(reference, parts, None, None, workdir / "many.json", workdir / "many.md", batch_rows=100)
+    assert [check.details for check in many.checks] == [check.details for check in one.checks]
+    assert [check.message.replace(str(parts), str(whole)) for check in many.checks] == [
+        check.message for check in one.checks
+    ]
+    colour = next(check for check in many.checks if check.column == "colour")
+    assert colour.details["unseen_examples"] == ["new0", "new1", "new2", "new3", "new4"]
+    assert [entry["rows"] for entry in many.inputs["current"]["files"]] == [1000] * 4
 
 
 @pytest.mark.parametrize(
@@ -325,9 +395,18 @@ def test_a_categorical_column_of_new_values_fails_as_unseen(workdir, reference, 
     assert set(failed) == {"colour"}
     assert failed["colour"]["details"]["unseen_share"] == 1.0
     assert "100.0% of its values were never seen in the reference (≥ 5.0%), e.g. [" in capsys.readouterr().err
+    details = failed["colour"]["details"]
+    assert failed["colour"]["message"] == (
+        f"{current}: column 'colour' drifted: PSI {details['psi']:.3f} ≥ 0.2 and 100.0% of its values were never "
+        f"seen in the reference (≥ 5.0%), e.g. {details['unseen_examples']}"
+    )
+    assert sorted(details["unseen_examples"]) == ["x", "y", "z"]
     # A few new values stay under the threshold; the threshold is a setting.
     current.write_text(rows(800, seed=2, colours="r" * 30 + "g" * 30 + "b" * 39 + "x"))
     assert drift("--reference", str(reference), "--current", str(current)) == 0
+    colour = next(check for check in record()["checks"] if check["column"] == "colour")
+    share = colour["details"]["unseen_share"]
+    assert colour["message"] == f"PSI {colour['details']['psi']:.3f}, {share:.1%} unseen: within the limits"
     (workdir / "modelrail.yaml").write_text("environments: [production]\ndrift: {unseen: 0.001}\n")
     assert drift("--reference", str(reference), "--current", str(current)) == 1
 
@@ -360,6 +439,46 @@ def test_non_finite_current_values_fail_naming_the_column(workdir, reference, ca
         ("size", False, "current.parquet"),
         ("weight", False, "current.parquet"),
     ]
+
+
+def test_counts_add_up_across_batches_and_parts_and_rare_values_are_not_unseen(workdir):
+    """Non-finite numbers, values the reference has beyond the 20 it keeps (its "other") and never-seen values,
+    spread over files and row groups and read in small batches: all counted, not only one batch's or one part's."""
+    import pandas as pd
+
+    from modelrail.gates import drift as drift_gate
+
+    rng = random.Random(3)
+    colours = [f"c{index:02d}" for index in range(25)]  # c20-c24 are rare: seen, but not among the 20 kept
+    reference = workdir / "reference.csv"
+    pd.DataFrame(
+        {
+            "size": [rng.gauss(10, 2) for _ in range(2000)],
+            "colour": [colours[index % 20] for index in range(1950)] + [colours[20 + index % 5] for index in range(50)],
+        }
+    ).to_csv(reference, index=False)
+    new = [f"never seen before, value number {index}, and then some more" for index in range(7)]
+    current = workdir / "current"
+    current.mkdir()
+    for part in range(2):
+        colour = [colours[index % 20] for index in range(200)]
+        size = [rng.gauss(10, 2) for _ in range(200)]
+        for group in range(2):  # per row group of 100 (four batches): six inf in two batches, two rare seen values
+            start = 100 * group
+            size[start : start + 3] = size[start + 97 : start + 100] = [float("inf")] * 3
+            colour[start + 10 : start + 12] = ["c24", "c24"]
+        if part == 0:
+            colour[20:27] = new
+        frame = pd.DataFrame({"size": size, "colour": colour})
+        frame.to_parquet(current / f"part-{part}.parquet", row_group_size=100)
+    result = drift_gate.run(reference, current, None, None, workdir / "r.json", workdir / "r.md", batch_rows=30)
+    messages = [check.message for check in result.checks]
+    assert f"{current}: column 'size': 24 of 400 values (6.0%) are not finite (inf or NaN)" in messages
+    colour = next(column for column in result.columns if column.column == "colour")
+    assert colour.unseen_share == 7 / 400
+    assert colour.unseen_examples == [value[:40] for value in new[:5]]
+    other = colour.labels.index("(other)")
+    assert colour.current_shares[other] == (8 + 7) / 400
 
 
 def test_a_saved_profile_replaces_the_reference(workdir, reference):

@@ -59,7 +59,7 @@ def test_the_table_answers_most_values_without_a_search():
     index = EdgeIndex(quantile_edges(sample))
     values = RNG.normal(10.5, 2, 100_000)
     cells = index._cells(values, np.empty(len(values)), np.empty(len(values), dtype=np.intp))
-    assert (index.below[cells] < 0).mean() < 0.01
+    assert (index.below[cells] == index.unsure).mean() < 0.01
     assert np.array_equal(index.index(values), np.searchsorted(index.edges, values, side="left"))
 
 
@@ -76,3 +76,24 @@ def test_bin_indices_equal_searchsorted_for_any_edges_and_values(edges, values):
     with np.errstate(over="ignore"):
         values = np.concatenate([values, edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)])
     assert np.array_equal(EdgeIndex(edges).index(values), np.searchsorted(edges, values, side="left"))
+
+
+def test_values_that_need_a_search_are_counted_when_nothing_is_above_the_last_edge():
+    # 500 edges in one cell: its values are searched. None above the last edge, so that bin's count is 0 and only
+    # the count of searched values tells that a search is needed.
+    edges = np.append(np.linspace(0, 1e-9, 500), 1e6)
+    values = np.concatenate([RNG.uniform(0, 1e-9, 1000), RNG.uniform(1, 1e6, 1000), edges])
+    expected = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+    assert expected[-1] == 0
+    assert np.array_equal(EdgeIndex(edges).counts(values), expected)
+
+
+@pytest.mark.parametrize("count", [2**15 - 2, 2**15 - 1, 2**15])
+def test_bins_past_the_range_of_a_small_integer_are_not_wrapped(count):
+    """The tables hold bins as int16 while they fit; one more bin must switch to a wider type, not wrap around."""
+    edges = np.append(np.arange(count - 2, dtype=float), [count, count + 1e-12])  # the last two share a cell
+    values = np.concatenate([edges, edges + 0.5, [-1.0, count + 5e-13]])
+    index = EdgeIndex(edges)
+    expected = np.searchsorted(edges, values, side="left")
+    assert np.array_equal(index.index(values), expected)
+    assert np.array_equal(index.counts(values), np.bincount(expected, minlength=count + 1))

@@ -79,7 +79,9 @@ def test_unreadable_metrics_are_a_usage_error(repo, capsys, metrics, expected):
 def test_no_thresholds_means_the_gate_cannot_block_and_is_refused(repo, capsys):
     (repo / "modelrail.yaml").write_text("environments: [staging]\n")
     assert gate({"accuracy": 1.0}, repo) == 2
-    assert "names no metric" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "modelrail.yaml: key 'gates.model.thresholds' names no metric, so the gate cannot block" in err
+    assert not (repo / "gates").exists()
 
 
 def test_a_metric_with_both_bounds_is_held_to_both_and_recorded(repo, capsys):
@@ -94,3 +96,42 @@ def test_a_metric_with_both_bounds_is_held_to_both_and_recorded(repo, capsys):
 def test_a_missing_metrics_file_is_a_usage_error_naming_it(repo, capsys):
     assert main(["gate", "model", "--metrics", "metrics.json"]) == 2
     assert "metrics.json: no such metrics file (run the evaluate stage first)" in capsys.readouterr().err
+
+
+def test_the_record_holds_every_check_and_the_hashes_of_what_was_judged(repo):
+    from modelrail.files import digests
+
+    assert gate({"accuracy": 0.95, "log_loss": 0.1}, repo) == 0
+    record = json.loads((repo / "gates/model.json").read_text())
+    assert (record["gate"], record["passed"]) == ("model", True)
+    # No champion section without a target environment or alias: the thresholds alone judged.
+    assert record["inputs"] == {
+        "metrics": {"path": "metrics.json", **digests((repo / "metrics.json").read_bytes())},
+        "config": {"path": "modelrail.yaml", **digests(CONFIG.encode())},
+    }
+    assert record["checks"] == [
+        {
+            "name": "threshold accuracy",
+            "success": True,
+            "message": "accuracy = 0.95 (wanted >= 0.9)",
+            "file": "metrics.json",
+            "details": {"threshold": {"min": 0.9}, "value": 0.95},
+        },
+        {
+            "name": "threshold log_loss",
+            "success": True,
+            "message": "log_loss = 0.1 (wanted <= 0.3)",
+            "file": "metrics.json",
+            "details": {"threshold": {"max": 0.3}, "value": 0.1},
+        },
+    ]
+    assert "threshold accuracy" in (repo / "gates/model.md").read_text()
+
+
+def test_the_record_and_summary_go_where_they_are_asked(repo):
+    (repo / "metrics.json").write_text(json.dumps({"accuracy": 0.95, "log_loss": 0.1}))
+    args = ["--metrics", "metrics.json", "--record", "out/m.json", "--summary", "out/m.md"]
+    assert main(["gate", "model", *args]) == 0
+    assert json.loads((repo / "out/m.json").read_text())["gate"] == "model"
+    assert "threshold accuracy" in (repo / "out/m.md").read_text()
+    assert not (repo / "gates").exists()

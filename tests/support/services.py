@@ -33,7 +33,20 @@ def docker_infra() -> dict[str, str]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in exports.items():
             patch.setenv(name, value)
+        before = _image_ids()
         yield exports
+        # The images this session built (vfs stores every layer in full): gone with it, unless MODELRAIL_E2E_KEEP.
+        after = _image_ids()
+        if before is not None and after is not None and not os.environ.get("MODELRAIL_E2E_KEEP"):
+            built = sorted(after - before)
+            if built:
+                subprocess.run(["docker", "image", "rm", "-f", *built], capture_output=True, check=False)
+
+
+def _image_ids() -> set[str] | None:
+    """The engine's image ids, or None when it cannot list them (then nothing is removed)."""
+    proc = subprocess.run(["docker", "image", "ls", "-q", "--no-trunc"], capture_output=True, text=True, check=False)
+    return set(proc.stdout.split()) if proc.returncode == 0 else None
 
 
 # --- end-to-end tests (act, MLflow on PostgreSQL) -------------------------------------------------------------

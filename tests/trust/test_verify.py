@@ -112,6 +112,15 @@ def test_dvc_lock_and_a_dvc_file_that_disagree_are_refused(tiny, capsys):
     assert "data.csv.dvc records md5 0000" in capsys.readouterr().err
 
 
+def test_a_dvc_file_moved_but_not_committed_says_to_commit_the_move(tiny, capsys):
+    (tiny / "data.csv.dvc").write_text(yaml.safe_dump({"outs": [{"path": "data.csv", "md5": md5(b"a\n1\n")}]}))
+    git(tiny, "add", "data.csv.dvc")
+    (tiny / "data.csv.dvc").rename(tiny / "moved.csv.dvc")  # what `dvc move` leaves before the commit
+    assert main(["verify"]) == 2
+    err = capsys.readouterr().err
+    assert "data.csv.dvc: git tracks this .dvc file but it is gone (fix: commit its move or removal)" in err
+
+
 def test_a_gate_that_cannot_run_when_re_derived_fails_with_its_error(tiny, capsys):
     # suite.json is `{}`: the gate exits 2 (configuration) in the scratch copy, after the copy stage ran there.
     assert main(["verify"]) == 1

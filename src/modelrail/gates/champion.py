@@ -76,11 +76,12 @@ def fetch(uri: str, registered_model: str, alias: str) -> Champion:
     """Ask the registry for the version behind the alias; a missing model or alias is a champion without a version."""
     try:
         from mlflow.exceptions import MlflowException
-
-        client = model_registry.connect(uri)
     except ImportError as exc:
         raise RegistryUnavailable(f"mlflow is not installed ({exc})") from None
     try:
+        # MLflow refuses some URIs when it opens the store (an unknown scheme, the retired file store): also a
+        # registry that cannot be asked, not an unexpected error.
+        client = model_registry.connect(uri)
         version = model_registry.version_by_alias(client, registered_model, alias)
     except MlflowException as exc:
         raise RegistryUnavailable(first_line(exc)) from None

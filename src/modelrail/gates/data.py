@@ -222,16 +222,22 @@ def _examples(details: dict) -> str:
 
 
 def _count_wrong_types(series, type_list: list[str], details: dict) -> None:
-    """How many values do not fit a numeric type, with examples: a column's type is decided by its worst values, and
-    the check alone only says which type it found."""
+    """How many values do not fit a numeric type (not a number; not a whole number for an integer type), with
+    examples: a column's type is decided by its worst values, and the check alone only says which type it found."""
     import pandas as pd
 
     if not any(name.lower().startswith(("int", "float", "double", "number")) for name in type_list):
         return
     present = series.notna()
-    wrong = series[present & pd.to_numeric(series, errors="coerce").isna()]
+    numbers = pd.to_numeric(series, errors="coerce")
+    misfits = present & numbers.isna()
+    if all(name.lower().startswith("int") for name in type_list):
+        misfits |= present & (numbers % 1 != 0)  # 8.5 in an integer column is a number, but not one that fits
+    wrong = series[misfits]
     details["element_count"] = int(present.sum())
     details["unexpected_count"] = len(wrong)
+    # GX's own percentage for a type check is of the column (100), not of the values counted here.
+    details["unexpected_percent"] = 100 * len(wrong) / details["element_count"] if details["element_count"] else 0.0
     details["unexpected_examples"] = [_plain(value) for value in wrong.head(_EXAMPLES)]
     details["unexpected_rows"] = [int(index) + 1 for index in wrong.head(_EXAMPLES).index]
 

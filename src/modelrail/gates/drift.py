@@ -14,12 +14,13 @@ the record states for each column how far it can be from the exact distance (`ks
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelrail.data_files import Table, data_set_files, iter_batches, load_table
+from modelrail.data_files import Part, Table, data_parts, data_set_files, load_table, read_part
 from modelrail.engines import SPARK, choose
 from modelrail.errors import ConfigError, DataError
 from modelrail.files import file_digests, folder_digest, folder_digests
@@ -211,27 +212,59 @@ def _stream(
 def _count(
     wanted: list[str], profile: dict, current: Path, batch_rows: int
 ) -> tuple[dict[str, ColumnCounts], list[str], dict[Path, int]]:
-    """Counts per reference column, batch by batch in this process; the current data's columns; its rows per file."""
+    """Counts per reference column, the current data's columns, and its rows per file.
+
+    The data's parts (Parquet row groups, CSV files) are read and counted on every core, each into counts of its own
+    (pyarrow and numpy release the GIL), then added up in the data's order: the same counts, examples and first
+    problem as one pass. Each worker holds one batch at a time, so memory still does not grow with the rows.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     columns = {name: ColumnCounts(name, profile["columns"][name]) for name in wanted}
+    parts = data_parts(current)
     first: tuple[Path, list[str]] | None = None
     files: dict[Path, int] = {}
-    for file, batch in iter_batches(current, batch_rows):
-        names = [str(name) for name in batch.schema.names]
-        if first is None:
-            first = (file, names)
-        elif file not in files and set(names) != set(first[1]):
-            missing = [name for name in first[1] if name not in names]
-            extra = [name for name in names if name not in first[1]]
-            parts = [f"missing column(s): {', '.join(missing)}"] if missing else []
-            parts += [f"unexpected column(s): {', '.join(extra)}"] if extra else []
-            raise DataError(f"{file}: columns differ from {first[0]}: {'; '.join(parts)}")
-        files[file] = files.get(file, 0) + batch.num_rows
-        for name, column in columns.items():
-            if name in names:
-                column.add(batch.column(name))
+    cores = len(os.sched_getaffinity(0))
+    # With fewer parts than cores (one large CSV file), pyarrow's own threads decode each part instead.
+    threads = len(parts) < cores
+    pool = ThreadPoolExecutor(max_workers=cores)
+    try:
+        counted = pool.map(lambda part: _count_part(part, columns, batch_rows, threads), parts)
+        for part, (names, rows, states) in zip(parts, counted, strict=True):
+            if names is None:  # a part without rows
+                continue
+            if first is None:
+                first = (part.file, names)
+            elif part.file not in files and set(names) != set(first[1]):
+                missing = [name for name in first[1] if name not in names]
+                extra = [name for name in names if name not in first[1]]
+                problems = [f"missing column(s): {', '.join(missing)}"] if missing else []
+                problems += [f"unexpected column(s): {', '.join(extra)}"] if extra else []
+                raise DataError(f"{part.file}: columns differ from {first[0]}: {'; '.join(problems)}")
+            files[part.file] = files.get(part.file, 0) + rows
+            for name, state in states.items():
+                columns[name].merge(state)
+    finally:
+        pool.shutdown(cancel_futures=True)
     if first is None:
         raise DataError(f"{current}: has a header but no rows")
     return columns, first[1], files
+
+
+def _count_part(
+    part: Part, columns: dict[str, ColumnCounts], batch_rows: int, threads: bool
+) -> tuple[list[str] | None, int, dict[str, dict]]:
+    """One part's columns (None if it has no rows), rows and counts (ColumnCounts.state) per reference column."""
+    names: list[str] | None = None
+    rows = 0
+    counts = {name: column.empty() for name, column in columns.items()}
+    for batch in read_part(part, batch_rows, threads):
+        names = [str(name) for name in batch.schema.names]
+        rows += batch.num_rows
+        for name, column in counts.items():
+            if name in names:
+                column.add(batch.column(name))
+    return names, rows, {name: column.state() for name, column in counts.items()}
 
 
 def _verdicts(

@@ -27,51 +27,63 @@ class EdgeIndex:
         import numpy as np
 
         self.edges = np.ascontiguousarray(edges, dtype=np.float64)
+        # The bin of values in a cell holding two edges or more: one past the last real bin, resolved by a search.
+        self.unsure = len(self.edges) + 1
+        self.bin_type = np.int16 if self.unsure < 2**15 else np.intp
         self.below = None
         if len(self.edges) < 2:
             return
-        self.low, cells = self.edges[0], CELLS_PER_EDGE * len(self.edges)
+        cells = CELLS_PER_EDGE * len(self.edges)
         with np.errstate(over="ignore"):
-            self.scale = cells / (self.edges[-1] - self.low)
+            self.scale = cells / (self.edges[-1] - self.edges[0])
         if not (np.isfinite(self.scale) and self.scale > 0):  # a range too narrow or too wide: search every value
             return
         # The highest edge's cell is `cells` or just below (the scale's rounding), so the top cell holds no edge.
-        self.top = float(cells + 1)
+        self.low, self.top = self.edges[0], float(cells + 1)
         edge_cells = self._cells(self.edges, np.empty(len(self.edges)), np.empty(len(self.edges), dtype=np.intp))
         counts = np.bincount(edge_cells, minlength=cells + 2)
-        # Indexed by cell; the last entry is for cell -1 (an index of -1 is the last entry), which no edge is in.
-        self.below = np.append(np.where(counts < 2, np.cumsum(counts) - counts, -1), 0)
+        # Bins as small integers when they fit (1001 fine bins do): a smaller table stays in the CPU's cache.
+        self.below = np.where(counts < 2, np.cumsum(counts) - counts, self.unsure).astype(self.bin_type)
         alone = counts[edge_cells] == 1
-        self.single = np.full(cells + 3, np.inf)  # the cell's edge when it holds one: no value is above +inf
+        self.single = np.full(cells + 2, np.inf)  # the cell's edge when it holds one: no value is above +inf
         self.single[edge_cells[alone]] = self.edges[alone]
 
     def _cells(self, values, floats, cells):
-        """Each value's cell, -1 (below the lowest edge by a cell or more) to top, written into `cells`."""
+        """Each value's cell, 0 to top, written into `cells` (`floats` is work space).
+
+        Values below the lowest edge share its cell 0, which is still monotonic: the lowest edge's own value tells them
+        apart from the values above it in that cell.
+        """
         import numpy as np
 
         with np.errstate(over="ignore", invalid="ignore"):
             np.subtract(values, self.low, out=floats)
             floats *= self.scale
-        np.fmin(floats, self.top, out=floats)  # NaN too
-        np.maximum(floats, -1.0, out=floats)
+        np.clip(floats, 0.0, self.top, out=floats)
+        if np.isnan(floats.sum()):  # only NaN is left unbounded: searchsorted puts it last, and so does the top cell
+            floats[np.isnan(floats)] = self.top
         np.copyto(cells, floats, casting="unsafe")  # truncated: monotonic, as floor is
         return cells
 
     def _chunk(self, values, work):
-        """The bin indices of at most CHUNK values, in work arrays reused from chunk to chunk."""
+        """The bins of at most CHUNK values (`unsure` for some), in work arrays reused from chunk to chunk."""
         import numpy as np
 
         if self.below is None:
             return np.searchsorted(self.edges, values, side="left")
         floats, cells, found, above = (array[: len(values)] for array in work)
         self._cells(values, floats, cells)
-        # Cells run from -1 to top: "wrap" reads -1 as the last entry, as the tables expect, and skips bounds checks.
-        np.take(self.below, cells, out=found, mode="wrap")
-        np.less(np.take(self.single, cells, out=floats, mode="wrap"), values, out=above)
+        np.take(self.below, cells, out=found, mode="clip")  # cells are within the tables: "clip" never clips
+        np.less(np.take(self.single, cells, out=floats, mode="clip"), values, out=above)
         found += above
-        unsure = np.flatnonzero(found < 0)  # cells with two edges or more: -1 + False
-        if len(unsure):
-            found[unsure] = np.searchsorted(self.edges, values[unsure], side="left")
+        return found
+
+    def _resolve(self, values, found):
+        """The bins of the `unsure` values, by binary search (next to none with CELLS_PER_EDGE cells per edge)."""
+        import numpy as np
+
+        unsure = np.flatnonzero(found == self.unsure)
+        found[unsure] = np.searchsorted(self.edges, values[unsure], side="left")
         return found
 
     def _chunks(self, values):
@@ -79,24 +91,33 @@ class EdgeIndex:
 
         values = np.asarray(values, dtype=np.float64)
         size = min(len(values), CHUNK)
-        work = (np.empty(size), np.empty(size, dtype=np.intp), np.empty(size, dtype=np.intp), np.empty(size, bool))
+        work = (
+            np.empty(size),
+            np.empty(size, dtype=np.intp),
+            np.empty(size, dtype=self.bin_type),
+            np.empty(size, bool),
+        )
         for start in range(0, len(values), CHUNK):
-            yield start, self._chunk(values[start : start + CHUNK], work)
+            part = values[start : start + CHUNK]
+            yield start, part, self._chunk(part, work)
 
     def index(self, values):
         """Per value, the number of edges below it: its bin, as searchsorted(side="left") gives it."""
         import numpy as np
 
         found = np.empty(len(values), dtype=np.intp)
-        for start, part in self._chunks(values):
-            found[start : start + len(part)] = part
+        for start, part, bins in self._chunks(values):
+            found[start : start + len(part)] = self._resolve(part, bins)
         return found
 
     def counts(self, values):
         """Counts per bin: (-inf, e0], (e0, e1], ..., (e_last, inf) (NaN in the last)."""
         import numpy as np
 
-        total = np.zeros(len(self.edges) + 1, dtype=np.int64)
-        for _, part in self._chunks(values):
-            total += np.bincount(part, minlength=len(total))
-        return total
+        total = np.zeros(len(self.edges) + 2, dtype=np.int64)
+        for _, part, bins in self._chunks(values):
+            counted = np.bincount(bins, minlength=len(total))
+            if counted[-1]:  # only then look for the unsure values
+                counted = np.bincount(self._resolve(part, bins), minlength=len(total))
+            total += counted
+        return total[:-1]

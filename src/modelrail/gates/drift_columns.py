@@ -3,6 +3,7 @@ thresholds they are held to (modelrail.yaml `drift:`). drift.py says why these m
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,17 +105,30 @@ class ColumnCounts:
         import numpy as np
 
         self.name, self.profile = name, profile
-        self.missing = self.nonfinite = self.rows = 0
-        self.mismatch: str | None = None
         if profile["kind"] == "continuous":
             self.edges, self.fine_edges = np.asarray(profile["edges"]), np.asarray(profile["fine_edges"])
             self.fine_index = EdgeIndex(self.fine_edges)
-            self.fine_counts = np.zeros(len(self.fine_edges) + 1, dtype=np.int64)
         else:
             self.kept = list(profile["values"])[:top]
+        self._zero()
+
+    def _zero(self) -> None:
+        import numpy as np
+
+        self.missing = self.nonfinite = self.rows = 0
+        self.mismatch: str | None = None
+        if self.profile["kind"] == "continuous":
+            self.fine_counts = np.zeros(len(self.fine_edges) + 1, dtype=np.int64)
+        else:
             self.counts = dict.fromkeys(self.kept, 0)
             self.other = self.unseen = 0
             self.examples: list[str] = []
+
+    def empty(self) -> ColumnCounts:
+        """No counts yet, over the same bins: for counting a part of the data apart (the bin tables are shared)."""
+        part = copy.copy(self)
+        part._zero()
+        return part
 
     def add(self, array: pa.Array) -> None:
         import numpy as np

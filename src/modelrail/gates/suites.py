@@ -54,9 +54,17 @@ def to_gx_suite(suite: Suite):
             config = ExpectationConfiguration(
                 type=expectation["type"], kwargs=expectation["kwargs"], meta=expectation.get("meta") or {}
             )
+            before = len(built.expectations)
             built.add_expectation_configuration(config)
         except Exception as exc:  # GX raises many types for a bad configuration; all mean the suite is wrong
             reason = " ".join(str(exc).split())
             where = f"{suite.path}: expectations[{index}] ({expectation['type']})"
             raise ConfigError(f"{where} is not a valid expectation: {reason}") from None
+        # GX keeps one expectation per type and column: a second one silently replaces the first, whose check would
+        # then never run (a range of 0-2 followed by one of 5-9 would check 5-9 only).
+        if len(built.expectations) == before:
+            raise ConfigError(
+                f"{suite.path}: expectations[{index}] ({expectation['type']}) repeats an earlier expectation of the "
+                "same type on the same column, which it would replace (fix: merge the two into one)"
+            )
     return built

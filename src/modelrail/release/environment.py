@@ -95,10 +95,11 @@ def _require_release_commits(repo: Path, ref: str, env: str) -> None:
             authors[commit] = value.strip("<>")
             commit = None
     parents = git(repo, "rev-list", "--no-walk", "--parents", *authors, check=False).stdout.splitlines()
-    merges = {line.split()[0] for line in parents if len(line.split()) != 2}
+    parent_counts = {line.split()[0]: len(line.split()) - 1 for line in parents}
     for sha, email in authors.items():
-        if email != BOT_EMAIL or sha in merges:
-            how = "a merge" if sha in merges else f"authored by {email}"
+        parent_count = parent_counts.get(sha)
+        if email != BOT_EMAIL or parent_count != 1:
+            how = {0: "a commit with no parent", 1: f"authored by {email}"}.get(parent_count, "a merge")
             raise Refused(
                 f"{ref}:{path}: lines from commit {sha[:12]} ({how}) were not written by a release: only `modelrail "
                 f"promote` and `rollback` commit there, as {BOT_NAME}, so the history is not evidence "

@@ -91,6 +91,8 @@ def _dvc_files(repo: Path) -> list[Expected]:
     items = []
     for name in filter(None, proc.stdout.split("\0")):
         file = repo / name
+        if not file.exists():  # git tracks it, the working tree no longer has it: a `dvc move` or removal
+            raise ConfigError(f"{file}: git tracks this .dvc file but it is gone (fix: commit its move or removal)")
         try:
             data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
