@@ -297,7 +297,44 @@ def test_unreadable_current_data_fails_the_gate_with_a_record(workdir, reference
     (workdir / "current.csv").write_text(content)
     assert drift("--reference", str(reference), "--current", "current.csv") == 1
     assert expected in capsys.readouterr().err
-    assert record()["checks"][0]["name"] == "readable"
+    assert {key: record()["checks"][0][key] for key in ("name", "success", "file")} == {
+        "name": "readable",
+        "success": False,
+        "file": "current.csv",
+    }
+
+
+def test_an_unreadable_reference_fails_the_gate_with_a_record_naming_it(workdir, reference, capsys):
+    # drift.engine is recorded even though nothing was counted (no Spark is started for an unreadable reference).
+    (workdir / "modelrail.yaml").write_text("environments: [production]\ndrift: {engine: spark, bins: 5}\n")
+    (workdir / "empty.csv").write_text("")
+    code = drift("--reference", "empty.csv", "--current", str(reference), "--save-profile", "profile.json")
+    assert code == 1
+    assert "empty.csv: the file is empty" in capsys.readouterr().err
+    data = record()
+    assert data["checks"] == [
+        {"name": "readable", "success": False, "message": "empty.csv: the file is empty", "file": "empty.csv"}
+    ]
+    assert data["inputs"]["reference"] == {"path": "empty.csv"} and not (workdir / "profile.json").exists()
+    limits = {"psi": 0.2, "ks": 0.2, "pvalue": 0.05, "unseen": 0.05}
+    assert {key: data["inputs"][key] for key in ("limits", "bins", "config", "engine")} == {
+        "limits": limits,
+        "bins": 5,
+        "config": "modelrail.yaml",
+        "engine": "spark",
+    }
+    # --engine wins over drift.engine.
+    assert drift("--reference", "empty.csv", "--current", str(reference), "--engine", "pandas") == 1
+    assert record()["inputs"]["engine"] == "pandas"
+
+
+def test_a_part_without_rows_does_not_end_the_count(workdir, reference):
+    logs = workdir / "logs"
+    logs.mkdir()
+    (logs / "a.csv").write_text(HEADER)  # a log file that has only its header so far
+    (logs / "b.csv").write_text(rows(300, seed=4))
+    assert drift("--reference", str(reference), "--current", str(logs)) == 0
+    assert [entry["rows"] for entry in record()["inputs"]["current"]["files"]] == [300]
 
 
 def test_missing_files_and_bad_config_are_usage_errors(workdir, reference, capsys):
@@ -306,7 +343,7 @@ def test_missing_files_and_bad_config_are_usage_errors(workdir, reference, capsy
     config = workdir / "modelrail.yaml"
     config.write_text("environments: [production]\ndrift: {columns: {sise: {psi: 0.3}}}\n")
     assert drift("--reference", str(reference), "--current", str(reference)) == 2
-    assert "key 'drift.columns.sise': 'sise' is not a column of" in capsys.readouterr().err
+    assert f"key 'drift.columns.sise': 'sise' is not a column of {reference}\n" in capsys.readouterr().err
     config.write_text("environments: [production]\ndrift: {psi: -1}\n")
     assert drift("--reference", str(reference), "--current", str(reference)) == 2
     assert "key 'drift.psi' must be greater than 0" in capsys.readouterr().err
