@@ -302,6 +302,20 @@ def test_unreadable_current_data_fails_the_gate_with_a_record(workdir, reference
         "success": False,
         "file": "current.csv",
     }
+    assert record()["inputs"]["current"] == {"path": "current.csv"}
+
+
+def test_unreadable_current_data_fails_the_suite_too_once_named(workdir, reference, suite, capsys):
+    (workdir / "current.csv").write_text("")
+    assert drift("--reference", str(reference), "--current", "current.csv", "--suite", str(suite)) == 1
+    unreadable = {
+        "name": "readable",
+        "success": False,
+        "message": "current.csv: the file is empty",
+        "file": "current.csv",
+    }
+    # One for the drift part, one for the suite's, each whole.
+    assert record()["checks"] == [unreadable, unreadable]
 
 
 def test_an_unreadable_reference_fails_the_gate_with_a_record_naming_it(workdir, reference, capsys):
