@@ -337,9 +337,20 @@ def test_an_unreadable_reference_fails_the_gate_with_a_record_naming_it(workdir,
         "config": "modelrail.yaml",
         "engine": "spark",
     }
+    assert "pyspark" in data["versions"]
     # --engine wins over drift.engine.
     assert drift("--reference", "empty.csv", "--current", str(reference), "--engine", "pandas") == 1
-    assert record()["inputs"]["engine"] == "pandas"
+    assert record()["inputs"]["engine"] == "pandas" and "pyspark" not in record()["versions"]
+
+
+def test_past_ten_charts_the_report_says_where_the_other_bins_are(workdir):
+    rng = random.Random(5)
+    header = ",".join(f"c{index}" for index in range(12)) + "\n"
+    for name, shift in (("reference.csv", 0), ("current.csv", 5)):
+        lines = [",".join(f"{rng.gauss(shift, 1):.4f}" for _ in range(12)) + "\n" for _ in range(400)]
+        (workdir / name).write_text(header + "".join(lines))
+    assert drift("--reference", "reference.csv", "--current", "current.csv") == 1
+    assert "2 more drifted columns; their bins are in gates/drift.json." in Path("gates/drift.md").read_text()
 
 
 def test_a_part_without_rows_does_not_end_the_count(workdir, reference):
