@@ -480,3 +480,16 @@ def test_a_champion_metric_that_is_not_a_number_cannot_be_compared(repo, champio
         "file": "metrics.json",
         "details": {"value": 0.1, "champion": str(best), "tolerance": 0.01, "lower_is_better": True},
     }
+
+
+def test_a_champion_metric_without_a_threshold_is_compared_as_higher_is_better(repo, champion):
+    # Only a metric with nothing but a `max` threshold is lower-is-better; one without a threshold is not.
+    config = CONFIG.replace("WHEN", "thresholds-only").replace("      log_loss: {max: 0.5}\n", "")
+    (repo / "modelrail.yaml").write_text(config)
+    assert gate(repo, {"accuracy": 0.95, "log_loss": 0.3}, "--alias", "staging") == 0
+    checks = {check["name"]: check for check in record(repo)["checks"]}
+    assert list(checks) == ["threshold accuracy", "champion accuracy", "champion log_loss"]
+    assert checks["champion log_loss"]["success"] is True
+    assert (
+        checks["champion log_loss"]["message"] == "log_loss = 0.3 vs 0.2 for clf v1 (@staging) (+0.1, tolerance 0.01)"
+    )
