@@ -277,7 +277,7 @@ def test_a_data_file_over_the_size_limit_is_refused(repo, capsys, monkeypatch):
         ("[" * 10000 + "]" * 10000, "nested"),
         ('{"accuracy": ' + "7" * 5000 + "}", "not valid JSON"),
         (b"\xff\xfe{}", "not UTF-8"),
-        ("[1, 2]", "must be a JSON object, got a JSON list"),
+        ("[1, 2]", "metrics.json: metrics (name -> number) must be a JSON object, got a JSON list"),
     ],
 )
 def test_malformed_json_is_a_message_not_a_traceback(repo, capsys, text, says):
