@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.repos import git
+from support.repos import DEPLOYMENT, git
 
 from modelrail import model_registry
 from modelrail.cli import main
@@ -55,19 +55,6 @@ MOVED = {
 }
 MOVED_LAYOUT = Layout(**MOVED["paths"], train_stage="fit")
 TRAIN = "x,y\n" + "".join(f"{i % 10},{i % 2}\n" for i in range(200))
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: clf}
-spec:
-  selector: {matchLabels: {app: clf}}
-  template:
-    metadata: {labels: {app: clf}}
-    spec:
-      containers:
-        - name: model
-          image: placeholder
-"""
 
 
 def md5(text: str) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.repos import git
+from support.repos import DEPLOYMENT, git
 
 from modelrail import model_registry
 from modelrail.errors import Refused, ReleaseFailed
@@ -22,19 +22,6 @@ from modelrail.release.image_tags import ImageMove
 
 DIGEST = "sha256:" + "1" * 64
 OLD_DIGEST = "sha256:" + "0" * 64
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: clf}
-spec:
-  selector: {matchLabels: {app: clf}}
-  template:
-    metadata: {labels: {app: clf}}
-    spec:
-      containers:
-        - name: model
-          image: placeholder
-"""
 CONFIG = """\
 project: clf
 environments: [staging, production]

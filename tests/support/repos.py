@@ -5,6 +5,21 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+# The base Deployment a model repo's deploy/base holds; a release pins its image in the overlays.
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: clf}
+spec:
+  selector: {matchLabels: {app: clf}}
+  template:
+    metadata: {labels: {app: clf}}
+    spec:
+      containers:
+        - name: model
+          image: placeholder
+"""
+
 
 def git(repo: Path, *args: str) -> str:
     """Run git in a test repository with a fixed identity; a failure fails the test with git's message."""
