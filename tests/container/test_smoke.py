@@ -677,3 +677,45 @@ def test_the_client_s_output_is_read_leniently_and_what_it_could_not_answer_is_s
     assert {answer["body"] for answer in answers.values()} == {
         "the container stopped before answering (404 Client Error: Not Found (No such container: c0ffee))"
     }
+
+
+def test_the_probes_are_the_golden_request_then_each_malformed_one_whole():
+    """Every request the smoke gate sends, field by field, for a two-column sample: what each probes is fixed."""
+    import pandas as pd
+
+    from modelrail.container.probes import Request, requests_for
+
+    frame = pd.DataFrame({"a": [1.5, 3.0], "b": [2.0, 4.25]})
+    split = '{"dataframe_split": {"columns": ["a", "b"], "data": '
+    cell = split + '[["modelrail-probe-7f3a", 2.0]]}}'
+    first = split + "[[1.5, 2.0]]}}"
+    assert requests_for(frame) == [
+        Request("golden", "the golden sample", split + "[[1.5, 2.0], [3.0, 4.25]]}}", keep=1 << 30),
+        Request(
+            "wrong-columns",
+            "columns the model does not know",
+            '{"dataframe_split": {"columns": ["modelrail-probe-7f3a_a", "modelrail-probe-7f3a_b"], '
+            '"data": [[1.5, 2.0], [3.0, 4.25]]}}',
+        ),
+        Request("wrong-types", "text in the numeric column 'a'", cell),
+        Request("nan", "a NaN value", split + "[[NaN, 2.0]]}}"),
+        Request("infinity", "an Infinity value", split + "[[Infinity, 2.0]]}}"),
+        Request("overflow", "the value 1e309 (beyond float range)", split + "[[1e309, 2.0]]}}"),
+        Request("no-content-type", "a request without Content-Type", first, content_type=None),
+        Request("wrong-content-type", "Content-Type text/plain", first, content_type="text/plain"),
+        Request("empty-body", "an empty body", ""),
+        Request("invalid-json", "50 MB of invalid JSON", size=50_000_000),
+        Request("over-limit", "a body one byte over the limit", size="over-limit"),
+        Request("chunked-over-limit", "a chunked body over the limit", chunked=True),
+        Request("health-after", "/ping after the malformed requests", path="/ping"),
+    ]
+    # The defaults every probe above relies on.
+    default = Request("x", "y")
+    assert (default.body, default.path, default.content_type, default.size, default.chunked, default.keep) == (
+        None,
+        "/invocations",
+        "application/json",
+        None,
+        False,
+        2000,
+    )
