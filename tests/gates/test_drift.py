@@ -394,6 +394,33 @@ def test_the_suite_runs_on_the_current_data_and_outputs_tell_drift_from_bad_data
     assert record()["inputs"]["suite"]["path"] == str(suite)
 
 
+def test_the_suite_runs_on_a_folder_of_logs_as_one_table(workdir, suite, capsys):
+    good = workdir / "good.csv"
+    header, *lines = good.read_text().splitlines(keepends=True)
+    logs = workdir / "logs"
+    logs.mkdir()
+    (logs / "a.csv").write_text(header + "".join(lines[:3]))
+    (logs / "b.csv").write_text(header + "".join(lines[3:]).replace("1.8,", "99.5,", 1))  # out of range in b only
+    assert drift("--reference", str(good), "--current", str(logs), "--suite", str(suite)) == 1
+    failed = [check for check in record()["checks"] if not check["success"]]
+    assert [check["column"] for check in failed] == ["height"]
+    # One table: both files' rows, counted together, the bad row numbered after a.csv's.
+    assert failed[0]["details"]["element_count"] == len(lines)
+    assert failed[0]["message"].startswith(f"{logs}: column 'height'")
+    assert record()["inputs"]["current"]["path"] == str(logs)
+    assert failed[0]["message"].endswith(
+        ": 1 of 20 values fail expect_column_values_to_be_between(min_value=1.31, max_value=3.59), e.g. row 4: 99.5"
+    )
+    # Files whose columns differ are not one table: the suite's part says so, naming both.
+    (logs / "a0.csv").write_text("other\n1\n")
+    assert drift("--reference", str(good), "--current", str(logs), "--suite", str(suite)) == 1
+    differ = f"{logs / 'a0.csv'}: columns differ from {logs / 'a.csv'}"
+    assert [check["message"] for check in record()["checks"] if check["name"] == "readable"] == [
+        f"{differ}: missing column(s): height, count, label; unexpected column(s): other",
+        differ,
+    ]
+
+
 # --- bounded memory: profile + streamed batches, against the exact in-memory figures --------------------------------
 
 
