@@ -1,3 +1,4 @@
+import hashlib
 import itertools
 import json
 import math
@@ -575,13 +576,32 @@ def test_a_saved_profile_replaces_the_reference(workdir, reference):
     current.write_text(rows(800, seed=2, shift=1.5))
     assert drift("--reference", str(reference), "--current", str(current), "--save-profile", "profile.json") == 1
     first = record()
-    assert first["inputs"]["reference"]["profile_path"] == "profile.json"
+    profile_sha256 = first["inputs"]["reference"]["profile_sha256"]
+    assert first["inputs"]["reference"] == {
+        "path": str(reference),
+        "rows": 1000,
+        "sha256": hashlib.sha256(reference.read_bytes()).hexdigest(),
+        "profile_sha256": profile_sha256,
+        "profile_path": "profile.json",
+    }
     assert drift("--reference", "profile.json", "--current", str(current)) == 1
     second = record()
     assert second["checks"] == first["checks"]
-    assert second["inputs"]["reference"]["profile_sha256"] == first["inputs"]["reference"]["profile_sha256"]
+    assert second["inputs"]["reference"] == {"path": "profile.json", "rows": 1000, "profile_sha256": profile_sha256}
     (workdir / "modelrail.yaml").write_text("environments: [production]\ndrift: {bins: 20}\n")
     assert drift("--reference", "profile.json", "--current", str(current)) == 2
+
+
+def test_a_failure_in_the_hashing_thread_reaches_whoever_waits_for_it():
+    from modelrail.errors import DataError
+    from modelrail.gates.drift import _in_background
+
+    def unreadable():
+        raise DataError("data.csv: gone while it was hashed")
+
+    with pytest.raises(DataError, match="gone while it was hashed"):
+        _in_background(unreadable).result(timeout=10)
+    assert _in_background(lambda: 42).result(timeout=10) == 42
 
 
 def test_the_ks_p_value_is_kolmogorovs_limit_distribution():
