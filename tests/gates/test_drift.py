@@ -259,6 +259,10 @@ def test_rows_are_counted_per_file_across_batches(workdir, reference):
         pd.read_csv(pd.io.common.StringIO(rows(count, seed=seed))).to_parquet(logs / f"{name}.parquet")
     result = drift_gate.run(reference, logs, None, None, workdir / "r.json", workdir / "r.md", batch_rows=2)
     assert [entry["rows"] for entry in result.inputs["current"]["files"]] == [7, 5]
+    # Each file named by its sha256 alone (not md5 as well: hashing many GB twice is what the record avoids).
+    assert [set(entry) for entry in result.inputs["current"]["files"]] == [{"path", "rows", "sha256"}] * 2
+    sha256 = hashlib.sha256((logs / "a.parquet").read_bytes()).hexdigest()
+    assert result.inputs["current"]["files"][0]["sha256"] == sha256
 
 
 def test_parts_counted_apart_add_up_to_one_pass_in_the_datas_order(workdir, reference):
