@@ -224,7 +224,8 @@ def _count(
     parts = data_parts(current)
     first: tuple[Path, list[str]] | None = None
     files: dict[Path, int] = {}
-    cores = len(os.sched_getaffinity(0))
+    # The cores this process may use (Linux), else the machine's.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     # With fewer parts than cores (one large CSV file), pyarrow's own threads decode each part instead.
     threads = len(parts) < cores
     pool = ThreadPoolExecutor(max_workers=cores)
