@@ -358,6 +358,29 @@ def test_past_ten_charts_the_report_says_where_the_other_bins_are(workdir):
     assert "2 more drifted columns; their bins are in gates/drift.json." in Path("gates/drift.md").read_text()
 
 
+def test_parts_are_counted_only_a_few_ahead_of_the_one_awaited():
+    """While the first part is slow, the others' counts must not pile up in memory: at most `ahead` are in flight."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from modelrail.gates.drift import _in_order
+
+    started, release = [], threading.Event()
+
+    def count(item: int) -> int:
+        started.append(item)
+        if item == 0:
+            assert release.wait(10)
+        return item * 10
+
+    threading.Timer(0.5, release.set).start()  # the other worker has long run out of work by then
+    with ThreadPoolExecutor(2) as pool:
+        results = _in_order(pool, count, list(range(20)), 4)
+        assert next(results) == 0
+        assert sorted(started) == [0, 1, 2, 3]
+        assert list(results) == [item * 10 for item in range(1, 20)]
+
+
 def test_a_part_without_rows_does_not_end_the_count(workdir, reference):
     logs = workdir / "logs"
     logs.mkdir()

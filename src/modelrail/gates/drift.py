@@ -14,6 +14,7 @@ the record states for each column how far it can be from the exact distance (`ks
 
 from __future__ import annotations
 
+import collections
 import os
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -230,7 +231,7 @@ def _count(
     threads = len(parts) < cores
     pool = ThreadPoolExecutor(max_workers=cores)
     try:
-        counted = pool.map(lambda part: _count_part(part, columns, batch_rows, threads), parts)
+        counted = _in_order(pool, lambda part: _count_part(part, columns, batch_rows, threads), parts, 2 * cores)
         for part, (names, rows, states) in zip(parts, counted, strict=True):
             if names is None:  # a part without rows
                 continue
@@ -250,6 +251,18 @@ def _count(
     if first is None:
         raise DataError(f"{current}: has a header but no rows")
     return columns, first[1], files
+
+
+def _in_order(pool, function, items: list, ahead: int):
+    """function(item) for each item, computed on the pool, yielded in the items' order. At most `ahead` are submitted
+    and not yet read: a slow first part does not let the others' results pile up (pool.map submits them all)."""
+    pending: collections.deque[Future] = collections.deque()
+    for item in items:
+        pending.append(pool.submit(function, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _count_part(
