@@ -1,12 +1,10 @@
 """`modelrail gate model --target-env/--alias`: the champion comparison against a real (SQLite) MLflow registry."""
 
-import functools
 import json
 import os
-import tempfile
-from pathlib import Path
 
 import pytest
+from support.registry import sqlite_store_bytes
 
 from modelrail.cli import main
 
@@ -35,23 +33,8 @@ def repo(workdir, monkeypatch):
     return workdir
 
 
-@functools.cache
-def empty_store_bytes() -> bytes:
-    """An empty SQLite tracking store, made once per process (its schema migrations take seconds, 15 under load).
-
-    Kept in memory rather than per session: `make mutation` runs each mutant in a new pytest session forked from one
-    process, which would otherwise pay the migrations again for every mutant.
-    """
-    from mlflow import MlflowClient
-
-    with tempfile.TemporaryDirectory() as folder:
-        uri = f"sqlite:///{Path(folder) / 'registry.db'}"
-        MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments()
-        return (Path(folder) / "registry.db").read_bytes()
-
-
 if "MUTANT_UNDER_TEST" in os.environ:
-    empty_store_bytes()  # made in mutmut's fork server, which imports this module once; each mutant inherits it
+    sqlite_store_bytes()  # made in mutmut's fork server, which imports this module once; each mutant inherits it
 
 
 @pytest.fixture
@@ -59,7 +42,7 @@ def champion(repo):
     """Version 1 of `clf`, behind alias `staging`, whose run logged test_accuracy 0.92 and test_log_loss 0.2."""
     from mlflow import MlflowClient
 
-    (repo / "registry.db").write_bytes(empty_store_bytes())
+    (repo / "registry.db").write_bytes(sqlite_store_bytes())
     uri = f"sqlite:///{repo / 'registry.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment = client.create_experiment("e", artifact_location=(repo / "artifacts").as_uri())

@@ -7,7 +7,6 @@ else uses `--no-image`, as a model repo without a container registry would.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.registry import sqlite_store_bytes
 from support.repos import DEPLOYMENT, git
 
 from modelrail import model_registry
@@ -61,21 +61,6 @@ def md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
-@functools.cache
-def empty_registry_bytes() -> bytes:
-    """A SQLite registry holding an empty registered model `clf`, made once per process (its migrations take 8 s).
-
-    Kept in memory rather than per session: `make mutation` runs each mutant in a new pytest session forked from one
-    process, which would otherwise pay the migrations again for every mutant.
-    """
-    from mlflow import MlflowClient
-
-    with tempfile.TemporaryDirectory() as folder:
-        uri = f"sqlite:///{Path(folder) / 'registry.db'}"
-        MlflowClient(tracking_uri=uri, registry_uri=uri).create_registered_model("clf")
-        return (Path(folder) / "registry.db").read_bytes()
-
-
 @pytest.fixture
 def repo(workdir, monkeypatch):
     """A model repo on main with branches staging and production, and an empty registered model `clf`."""
@@ -97,7 +82,7 @@ def repo(workdir, monkeypatch):
     git(workdir, "commit", "-qm", "start")
     git(workdir, "branch", "staging")
     git(workdir, "branch", "production")
-    (workdir / "registry.db").write_bytes(empty_registry_bytes())
+    (workdir / "registry.db").write_bytes(sqlite_store_bytes("clf"))
     return workdir
 
 
