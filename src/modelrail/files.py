@@ -202,5 +202,10 @@ def folder_digests(
 ) -> tuple[dict[str, str], dict[Path, dict[str, str]]]:
     """folder_digest, and each file's digests (`names`) on the way (each file is read once)."""
     each = {file: file_digests(file, names) for file in sorted(files)}
-    listing = "".join(f"{file.relative_to(folder)} {digest['sha256']}\n" for file, digest in each.items())
-    return {"sha256": hashlib.sha256(listing.encode()).hexdigest()}, each
+    return listing_digest(folder, each), each
+
+
+def listing_digest(folder: Path, each: dict[Path, dict[str, str]]) -> dict[str, str]:
+    """folder_digest from each file's digests, already computed: over each relative path and sha256, in name order."""
+    listing = "".join(f"{file.relative_to(folder)} {digest['sha256']}\n" for file, digest in sorted(each.items()))
+    return {"sha256": hashlib.sha256(listing.encode()).hexdigest()}

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from modelrail.data_files import Part, Table, data_parts, data_set_files, load_table, read_part
 from modelrail.engines import SPARK, choose
 from modelrail.errors import ConfigError, DataError
-from modelrail.files import file_digests, folder_digest, folder_digests
+from modelrail.files import file_digests, folder_digests, listing_digest
 from modelrail.gates import drift_profile
 from modelrail.gates.drift_columns import ColumnCounts, ColumnDrift, Settings, load_settings
 from modelrail.gates.drift_report import render_details
@@ -150,7 +150,8 @@ def load_data(path: Path) -> Table:
         if table.columns != columns:
             raise DataError(f"{table.path}: columns differ from {tables[0].path}")
     frame = pd.concat([table.frame[columns] for table in tables], ignore_index=True)
-    return Table(path=path, frame=frame, digests=folder_digest(path, [table.path for table in tables]))
+    # Each file was hashed as it was read: the folder's digest comes from those, not from reading the files again.
+    return Table(path=path, frame=frame, digests=listing_digest(path, {table.path: table.digests for table in tables}))
 
 
 def _check_config_columns(settings: Settings, profile: dict, reference: Path) -> None:
