@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from support.registry import sqlite_store_bytes
-from support.repos import DEPLOYMENT, git
+from support.repos import git, write_deploy_base
 
 from modelrail import model_registry
 from modelrail.cli import main
@@ -74,9 +74,7 @@ def repo(workdir, monkeypatch):
     (workdir / "data/prepared/train.csv").write_text(TRAIN)
     (workdir / "data/reference").mkdir(parents=True)
     (workdir / "data/reference/staging.csv").write_text(TRAIN)
-    (workdir / "deploy/base").mkdir(parents=True)
-    (workdir / "deploy/base/deployment.yaml").write_text(DEPLOYMENT)
-    (workdir / "deploy/base/kustomization.yaml").write_text("resources: [deployment.yaml]\n")
+    write_deploy_base(workdir)
     git(workdir, "init", "-q", "-b", "main")
     git(workdir, "add", ".")
     git(workdir, "commit", "-qm", "start")

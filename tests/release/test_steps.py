@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.repos import DEPLOYMENT, git
+from support.repos import git, write_deploy_base
 
 from modelrail import model_registry
 from modelrail.errors import Refused, ReleaseFailed
@@ -131,9 +131,7 @@ def repo(workdir, monkeypatch) -> Path:
     """A model repo with deploy/base, checked out on the staging branch."""
     monkeypatch.setenv("GITHUB_ACTOR", "ann")
     (workdir / "modelrail.yaml").write_text(CONFIG)
-    (workdir / "deploy/base").mkdir(parents=True)
-    (workdir / "deploy/base/deployment.yaml").write_text(DEPLOYMENT)
-    (workdir / "deploy/base/kustomization.yaml").write_text("resources: [deployment.yaml]\n")
+    write_deploy_base(workdir)
     git(workdir, "init", "-q", "-b", "staging")
     git(workdir, "add", ".")
     git(workdir, "commit", "-qm", "start")

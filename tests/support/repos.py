@@ -39,3 +39,10 @@ def overlay_image(text: str) -> str:
 
     (image,) = yaml.safe_load(text)["images"]
     return f"{image['newName']}@{image['digest']}"
+
+
+def write_deploy_base(repo: Path) -> None:
+    """deploy/base as a baked model repo has it: the Deployment and the kustomization that lists it."""
+    (repo / "deploy/base").mkdir(parents=True)
+    (repo / "deploy/base/deployment.yaml").write_text(DEPLOYMENT)
+    (repo / "deploy/base/kustomization.yaml").write_text("resources: [deployment.yaml]\n")
